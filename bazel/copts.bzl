@@ -1,0 +1,7 @@
+"""Compiler flags shared by every tbbx target (CMakeLists.txt uses the same)."""
+
+TBBX_COPTS = [
+    "-std=c++20",
+    "-Wall",
+    "-Wextra",
+]

@@ -1,0 +1,41 @@
+#include "tbbx/context/callbacks.h"
+
+#include "tbbx/scheduler/detail/default_arena.h"
+
+namespace tbbx {
+
+void callback_registration::reset() noexcept {
+  if (node_ == nullptr) return;
+  detail::deregister_callback(node_, callback_);
+  destroy_(callback_);
+  callback_ = nullptr;
+  std::exchange(node_, nullptr)->unref();
+}
+
+bool after_func_handle::stop() {
+  if (state_ == nullptr) return false;
+  if (!detail::deregister_callback(detail::context_access::get(state_->ctx),
+                                   state_.get())) {
+    return false;
+  }
+  state_->self.reset();  // the context's list no longer refers to it
+  return true;
+}
+
+namespace detail {
+
+void after_func_state::launch(callback_node* cb) noexcept {
+  auto* state = static_cast<after_func_state*>(cb);
+  // Taking `self` ends the list's ownership; the task now owns the state.
+  std::shared_ptr<after_func_state> owned = std::move(state->self);
+  enqueue_task([owned = std::move(owned)] { owned->run(); });
+}
+
+void start_after_func(const std::shared_ptr<after_func_state>& state) {
+  node* n = context_access::get(state->ctx);
+  state->self = state;
+  if (!register_callback(n, state.get())) after_func_state::launch(state.get());
+}
+
+}  // namespace detail
+}  // namespace tbbx

@@ -1,0 +1,117 @@
+// tbb_context: binds a tbbx::context to a tbb::task_group_context, and
+// this_task::get_context(), the context of the tbbx work on this thread.
+//
+//   tbbx::tbb_context bound(ctx);
+//   tbb::parallel_for(range, body, bound.native());   // oneTBB stops
+//                                                     // scheduling when ctx
+//                                                     // is done
+//   ctx.throw_if_done();   // oneTBB itself returns a silently partial result
+//
+// The native context is canceled (cancel_group_execution) as soon as the
+// tbbx context is done, by whichever thread makes it done, or at
+// construction if it is done already. Prefer the tbbx algorithms
+// (<tbbx/context/algorithms.h>), which also throw ctx.cause() when cut short.
+//
+// oneTBB rules the binding respects:
+//  - The native context is `bound`: oneTBB binds it lazily, at first use, to
+//    the context of the task running on that thread, so a cancellation of an
+//    enclosing oneTBB algorithm still reaches it. The tbbx cancellation does
+//    not depend on that tree: it cancels the native context directly, so it
+//    works across task_arena::execute, which cuts oneTBB's tree.
+//  - oneTBB's cancellation is sticky until reset(), and task_group::wait()
+//    resets it. Do not reuse a native context after ctx is done; check
+//    ctx.done() (one load) rather than is_group_execution_cancelled().
+//
+// tbb_context is neither copyable nor movable (oneTBB's context is not) and
+// must outlive every task that uses native(). Its destructor deregisters
+// from ctx and, if the cancel is running on another thread at that moment,
+// waits for it.
+#ifndef TBBX_CONTEXT_TBB_CONTEXT_H_
+#define TBBX_CONTEXT_TBB_CONTEXT_H_
+
+#include <oneapi/tbb/task_group.h>
+
+#include "tbbx/context/context.h"
+
+namespace tbbx {
+
+class tbb_context {
+ public:
+  explicit tbb_context(const context& ctx);
+  ~tbb_context();
+  tbb_context(const tbb_context&) = delete;
+  tbb_context& operator=(const tbb_context&) = delete;
+
+  // native is canceled as soon as get_context() is done.
+  tbb::task_group_context& native() noexcept { return native_; }
+  operator tbb::task_group_context&() noexcept { return native_; }
+
+  const context& get_context() const noexcept { return ctx_; }
+
+ private:
+  struct canceler : detail::callback_node {
+    explicit canceler(tbb_context* o) noexcept;
+    tbb_context* owner;
+  };
+
+  context ctx_;
+  tbb::task_group_context native_;
+  canceler canceler_{this};
+  bool registered_ = false;
+};
+
+namespace detail {
+
+// The context of the tbbx body running on this thread, or null. Set by
+// context_scope around every body the tbbx algorithms and patterns call.
+extern constinit thread_local const context* current_context;
+
+class context_scope {
+ public:
+  explicit context_scope(const context& ctx) noexcept
+      : saved_(current_context) {
+    current_context = &ctx;
+  }
+  ~context_scope() { current_context = saved_; }
+  context_scope(const context_scope&) = delete;
+  context_scope& operator=(const context_scope&) = delete;
+
+ private:
+  const context* saved_;
+};
+
+// context_of_native_task looks up the context bound to the oneTBB context of
+// the task running on this thread (filters of tbbx::parallel_pipeline, whose
+// bodies tbbx cannot wrap); background() if there is none.
+const context& context_of_native_task() noexcept;
+
+// pipeline_registration makes `bound` findable by context_of_native_task
+// for its lifetime.
+class pipeline_registration {
+ public:
+  explicit pipeline_registration(tbb_context& bound);
+  ~pipeline_registration();
+  pipeline_registration(const pipeline_registration&) = delete;
+  pipeline_registration& operator=(const pipeline_registration&) = delete;
+
+ private:
+  tbb_context& bound_;
+};
+
+}  // namespace detail
+
+namespace this_task {
+
+// get_context returns the context of the tbbx work running on this thread:
+// inside the body of a tbbx algorithm or a task of a tbbx pattern, that
+// context; background() anywhere else. The reference stays valid while the
+// body runs. Prefer passing `ctx` explicitly; this is a convenience.
+inline const context& get_context() noexcept {
+  if (const context* ctx = detail::current_context) return *ctx;
+  return detail::context_of_native_task();
+}
+
+}  // namespace this_task
+}  // namespace tbbx
+
+#endif  // TBBX_CONTEXT_TBB_CONTEXT_H_

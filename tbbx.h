@@ -1,0 +1,18 @@
+// tbbx: Go's concurrency toolkit on oneTBB. The umbrella header.
+//
+//   #include <tbbx/tbbx.h>
+//
+//   auto [ctx, cancel] = tbbx::with_timeout(tbbx::background(), 200ms);
+//   tbbx::parallel_for(ctx, 0, n, [&](int i) { work(i); });  // throws the
+//                                                            // cause if cut
+//                                                            // short
+#ifndef TBBX_TBBX_H_
+#define TBBX_TBBX_H_
+
+#include "tbbx/context/algorithms.h"
+#include "tbbx/context/callbacks.h"
+#include "tbbx/context/context.h"
+#include "tbbx/context/errors.h"
+#include "tbbx/context/tbb_context.h"
+
+#endif  // TBBX_TBBX_H_
