@@ -54,7 +54,10 @@ void timer_service::schedule(timer_entry& e,
   e.when = when;
   push_locked(&e);
   if (!started_) start_locked();
-  if (e.heap_index == 0) wake_.notify_one();
+  if (when < sleeping_until_) {
+    sleeping_until_ = when;
+    wake_.notify_one();
+  }
 }
 
 bool timer_service::cancel(timer_entry& e) noexcept {
@@ -97,14 +100,17 @@ void timer_service::run() {
   realtime_ = realtime;
   while (!stopping_) {
     if (heap_.empty()) {
+      sleeping_until_ = std::chrono::steady_clock::time_point::max();
       wake_.wait(lock);
       continue;
     }
     timer_entry* head = heap_.front();
     if (std::chrono::steady_clock::now() < head->when) {
-      wake_.wait_until(lock, head->when);
+      sleeping_until_ = head->when;
+      wake_.wait_until(lock, sleeping_until_);
       continue;
     }
+    sleeping_until_ = std::chrono::steady_clock::time_point::min();  // awake
     remove_locked(0);
     lock.unlock();
     head->fire(head);

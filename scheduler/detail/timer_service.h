@@ -87,10 +87,15 @@ class timer_service {
   mutable std::mutex mu_;
   std::condition_variable wake_;    // signaled when the earliest entry changes
   std::vector<timer_entry*> heap_;  // guarded by mu_
-  bool started_ = false;            // guarded by mu_
-  bool stopping_ = false;           // guarded by mu_
-  bool realtime_ = false;           // guarded by mu_
-  std::thread thread_;              // started under mu_, joined at exit
+  // When the thread will wake by itself (max while it waits with no
+  // entry); schedule() signals it only for an earlier entry, so a stream of
+  // far-off timeouts that are canceled first costs no wake-ups.
+  std::chrono::steady_clock::time_point sleeping_until_ =
+      std::chrono::steady_clock::time_point::max();  // guarded by mu_
+  bool started_ = false;                             // guarded by mu_
+  bool stopping_ = false;                            // guarded by mu_
+  bool realtime_ = false;                            // guarded by mu_
+  std::thread thread_;  // started under mu_, joined at exit
 };
 
 }  // namespace tbbx::detail
