@@ -12,14 +12,14 @@ struct node_access {
   static bool mark_done(node* n, errc e, const std::exception_ptr& cause,
                         node*& work) noexcept {
     {
-      std::lock_guard lock(n->mu_);
+      std::lock_guard lock(n->lock_);
       if (n->state_.load(std::memory_order_relaxed) != 0) return false;
       n->err_ = e;
       n->cause_ = cause;
       n->state_.store(1, std::memory_order_release);
       for (node* child = n->first_child_; child != nullptr;) {
         node* next = child->next_sibling_;
-        child->linked_ = false;
+        child->linked_.store(false, std::memory_order_relaxed);
         child->prev_sibling_ = child->next_sibling_ = nullptr;
         // A child whose count already hit zero is being destroyed by another
         // thread, which will find it unlinked; nobody can observe it.
@@ -42,11 +42,11 @@ struct node_access {
       parent->first_child_->prev_sibling_ = child;
     }
     parent->first_child_ = child;
-    child->linked_ = true;
+    child->linked_.store(true, std::memory_order_relaxed);
   }
 
   static void unlink_locked(node* parent, node* child) noexcept {
-    if (!child->linked_) return;
+    if (!child->linked_.load(std::memory_order_relaxed)) return;
     if (child->prev_sibling_ != nullptr) {
       child->prev_sibling_->next_sibling_ = child->next_sibling_;
     } else {
@@ -56,7 +56,7 @@ struct node_access {
       child->next_sibling_->prev_sibling_ = child->prev_sibling_;
     }
     child->prev_sibling_ = child->next_sibling_ = nullptr;
-    child->linked_ = false;
+    child->linked_.store(false, std::memory_order_release);
   }
 
   static void unlink_from_parent(node* n) noexcept {
@@ -65,7 +65,7 @@ struct node_access {
         n->kind_ == node::kind::detached) {
       return;
     }
-    std::lock_guard lock(parent->mu_);
+    std::lock_guard lock(parent->lock_);
     unlink_locked(parent, n);
   }
 
@@ -81,8 +81,11 @@ struct node_access {
     if (n->timer_scheduled_ && timer_service::instance().cancel(n->timer_)) {
       n->unref();  // the queue's reference; the caller still holds one
     }
+    // had_callbacks_ is set under lock_ before the node was marked done,
+    // and we marked it (or saw it marked) under lock_ since.
+    if (!n->had_callbacks_) return;
     const std::thread::id self = std::this_thread::get_id();
-    std::unique_lock lock(n->mu_);
+    std::unique_lock lock(n->lock_);
     while (callback_node* cb = n->first_callback_) {
       n->first_callback_ = cb->next;
       if (n->first_callback_ == nullptr) {
@@ -105,6 +108,82 @@ struct node_access {
     }
   }
 };
+
+namespace {
+
+// node_cache keeps freed node blocks for reuse by the same thread. Under
+// AddressSanitizer it is off, so that use-after-free stays detectable.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kCachedNodes = 0;
+#else
+constexpr int kCachedNodes = 256;
+#endif
+
+struct node_cache {
+  struct block {
+    block* next;
+  };
+  block* free = nullptr;
+  int count = 0;
+  ~node_cache();
+};
+
+// 0 before this thread first uses its cache, 1 while it lives, 2 once it
+// is destroyed at thread exit (nodes freed later go to the global heap).
+// Trivially destructible, so it stays readable to the end.
+constinit thread_local int cache_state = 0;
+thread_local node_cache cache;
+
+node_cache::~node_cache() {
+  cache_state = 2;
+  while (free != nullptr) {
+    block* b = free;
+    free = b->next;
+    ::operator delete(b);
+  }
+}
+
+node_cache* this_thread_cache() noexcept {
+  if (cache_state == 0) {
+    cache.count = 0;  // the first use constructs it
+    cache_state = 1;
+  }
+  return cache_state == 1 ? &cache : nullptr;
+}
+
+}  // namespace
+
+void* node::operator new(std::size_t size) {
+  if (size == sizeof(node) && cache_state == 1 && cache.free != nullptr) {
+    node_cache::block* b = cache.free;
+    cache.free = b->next;
+    --cache.count;
+    return b;
+  }
+  return ::operator new(size);
+}
+
+void* node::operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return node::operator new(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void node::operator delete(void* p, std::size_t size) noexcept {
+  if (size == sizeof(node) && kCachedNodes > 0) {
+    node_cache* c = this_thread_cache();
+    if (c != nullptr && c->count < kCachedNodes) {
+      auto* b = static_cast<node_cache::block*>(p);
+      b->next = c->free;
+      c->free = b;
+      ++c->count;
+      return;
+    }
+  }
+  ::operator delete(p);
+}
 
 namespace {
 
@@ -132,7 +211,7 @@ void node::attach() noexcept {
     return;
   }
   {
-    std::lock_guard lock(parent_->mu_);
+    std::lock_guard lock(parent_->lock_);
     if (!parent_->done()) {
       node_access::link(parent_, this);
       return;
@@ -191,9 +270,9 @@ node* make_cancel_node(node* parent, time_point deadline,
     cancel_node(n, errc::deadline_exceeded, n->deadline_cause_);
     return n;
   }
-  // Scheduled under mu_ and only while live, so that finish(), which runs
+  // Scheduled under lock_ and only while live, so that finish(), which runs
   // after the node is marked done, always sees timer_scheduled_.
-  std::lock_guard lock(n->mu_);
+  std::lock_guard lock(n->lock_);
   if (!n->done()) {
     n->refs_.fetch_add(1, std::memory_order_relaxed);
     n->timer_scheduled_ = true;
@@ -213,9 +292,9 @@ node* make_detached_node(node* parent) {
 }
 
 void cancel_node(node* n, errc e, std::exception_ptr cause) noexcept {
-  if (cause == nullptr) {
-    cause = e == errc::deadline_exceeded ? n->deadline_cause_ : nullptr;
-    if (cause == nullptr) cause = default_cause(e);
+  // A null cause stays null: node::cause() supplies the default.
+  if (cause == nullptr && e == errc::deadline_exceeded) {
+    cause = n->deadline_cause_;
   }
   node* work = nullptr;
   if (!node_access::mark_done(n, e, cause, work)) return;
@@ -243,7 +322,7 @@ void cancel_node(node* n, errc e, std::exception_ptr cause) noexcept {
 }
 
 bool register_callback(node* n, callback_node* cb) noexcept {
-  std::lock_guard lock(n->mu_);
+  std::lock_guard lock(n->lock_);
   if (n->done()) return false;
   cb->prev = n->last_callback_;
   cb->next = nullptr;
@@ -254,11 +333,12 @@ bool register_callback(node* n, callback_node* cb) noexcept {
   }
   n->last_callback_ = cb;
   cb->queued = true;
+  n->had_callbacks_ = true;
   return true;
 }
 
 bool deregister_callback(node* n, callback_node* cb) noexcept {
-  std::unique_lock lock(n->mu_);
+  std::unique_lock lock(n->lock_);
   if (cb->queued) {
     (cb->prev != nullptr ? cb->prev->next : n->first_callback_) = cb->next;
     (cb->next != nullptr ? cb->next->prev : n->last_callback_) = cb->prev;
@@ -278,7 +358,7 @@ bool deregister_callback(node* n, callback_node* cb) noexcept {
 }
 
 std::size_t live_child_count(node* n) noexcept {
-  std::lock_guard lock(n->mu_);
+  std::lock_guard lock(n->lock_);
   std::size_t count = 0;
   for (node* c = n->first_child_; c != nullptr; c = c->next_sibling_) ++count;
   return count;

@@ -4,7 +4,7 @@
 // Every context is one reference-counted node. Nodes form a tree through
 // `parent_` (each child holds a reference on its parent, for value lookup and
 // so that the parent outlives the child's unlinking). A parent knows its live
-// children through an intrusive list guarded by its `mu_`, so that
+// children through an intrusive list guarded by its `lock_`, so that
 // cancellation can reach them without a thread per child.
 //
 // Cancellation (`cancel_node`) marks the whole subtree done first, one node
@@ -14,8 +14,8 @@
 // or when its last reference goes away, so a long-lived parent does not
 // accumulate dead children.
 //
-// Lock order: a node's `mu_` is never held while another node's `mu_` is
-// taken, and no lock is held while a callback runs.
+// Lock order: a node's `lock_` is never held while another node's `lock_`
+// is taken, and no lock is held while a callback runs.
 #ifndef TBBX_CONTEXT_DETAIL_NODE_H_
 #define TBBX_CONTEXT_DETAIL_NODE_H_
 
@@ -24,10 +24,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <mutex>
+#include <new>
 #include <thread>
 #include <utility>
 
+#include "tbbx/context/detail/spin_lock.h"
 #include "tbbx/context/errors.h"
 #include "tbbx/scheduler/detail/timer_service.h"
 
@@ -44,10 +45,13 @@ struct callback_node {
   explicit callback_node(invoke_fn f) noexcept : invoke(f) {}
 
   invoke_fn invoke;               // set once
-  callback_node* prev = nullptr;  // guarded by the owning node's mu_
-  callback_node* next = nullptr;  // guarded by the owning node's mu_
-  bool queued = false;            // guarded by the owning node's mu_
+  callback_node* prev = nullptr;  // guarded by the owning node's lock_
+  callback_node* next = nullptr;  // guarded by the owning node's lock_
+  bool queued = false;            // guarded by the owning node's lock_
 };
+
+// default_cause returns the shared exception object for `e`.
+const std::exception_ptr& default_cause(errc e) noexcept;
 
 class node {
  public:
@@ -81,12 +85,23 @@ class node {
   time_point deadline() const noexcept { return deadline_; }
   // can_end is false when nothing can ever make this node done.
   bool can_end() const noexcept { return can_end_; }
-  // err and cause are meaningful only once done() has returned true.
+  // err and cause are meaningful only once done() has returned true. A
+  // default cause is not stored per node (copying one shared exception_ptr
+  // into every node would make all threads write its reference count).
   errc err() const noexcept { return err_; }
-  const std::exception_ptr& cause() const noexcept { return cause_; }
+  const std::exception_ptr& cause() const noexcept {
+    return cause_ != nullptr ? cause_ : default_cause(err_);
+  }
 
   // wait blocks until done(), without polling.
   void wait() const noexcept;
+
+  // Nodes come from a small per-thread cache: contexts are made and dropped
+  // at task rate (one per error_group, say) and malloc is a measurable part
+  // of that. Value nodes (other sizes) go to the global allocator.
+  static void* operator new(std::size_t size);
+  static void* operator new(std::size_t size, const std::nothrow_t&) noexcept;
+  static void operator delete(void* p, std::size_t size) noexcept;
 
   // node takes over one reference on `parent` (which may be null only for
   // the background root). Construct with new, finish with attach().
@@ -125,26 +140,32 @@ class node {
   time_point deadline_ = no_deadline;  // earliest deadline in the chain
   std::exception_ptr deadline_cause_;  // cause() when the own deadline fires
 
-  std::atomic<std::uint32_t> state_{0};  // 0 live, 1 done; set under mu_
+  std::atomic<std::uint32_t> state_{0};  // 0 live, 1 done; set under lock_
   std::atomic<std::uint32_t> refs_{1};
   // Bumped after each callback returns, so that a deregistering thread can
   // wait for a running callback on memory that outlives it.
   std::atomic<std::uint32_t> callbacks_finished_{0};
 
-  // Written once under mu_ before state_ becomes 1, then read-only.
+  // Written once under lock_ before state_ becomes 1, then read-only. A
+  // null cause_ means the default cause for err_.
   errc err_{};
   std::exception_ptr cause_;
 
-  mutable std::mutex mu_;
-  node* first_child_ = nullptr;                // guarded by mu_
-  callback_node* first_callback_ = nullptr;    // guarded by mu_
-  callback_node* last_callback_ = nullptr;     // guarded by mu_
-  callback_node* running_callback_ = nullptr;  // guarded by mu_
-  std::thread::id running_thread_;             // guarded by mu_
+  mutable spin_lock lock_;
+  // Set under lock_ by the first registration; lets finish() skip the lock
+  // for the common node that never had a callback.
+  bool had_callbacks_ = false;
+  node* first_child_ = nullptr;                // guarded by lock_
+  callback_node* first_callback_ = nullptr;    // guarded by lock_
+  callback_node* last_callback_ = nullptr;     // guarded by lock_
+  callback_node* running_callback_ = nullptr;  // guarded by lock_
+  std::thread::id running_thread_;             // guarded by lock_
 
-  node* prev_sibling_ = nullptr;  // guarded by parent_->mu_
-  node* next_sibling_ = nullptr;  // guarded by parent_->mu_
-  bool linked_ = false;           // guarded by parent_->mu_
+  node* prev_sibling_ = nullptr;  // guarded by parent_->lock_
+  node* next_sibling_ = nullptr;  // guarded by parent_->lock_
+  // Written under parent_->lock_; read without it by destroy(), which needs
+  // the lock only if the node is still linked (once false, never true).
+  std::atomic<bool> linked_{false};
 
   node* work_next_ = nullptr;  // owned by the one thread canceling it
 
@@ -154,7 +175,7 @@ class node {
   };
   deadline_timer timer_{this};    // queued while the own deadline is pending;
                                   // the queue holds a reference on the node
-  bool timer_scheduled_ = false;  // set under mu_ while live, then read-only
+  bool timer_scheduled_ = false;  // set under lock_ while live, then read-only
 };
 
 // background_node is the immortal, never-done root.
@@ -220,9 +241,6 @@ bool deregister_callback(node* n, callback_node* cb) noexcept;
 // live_child_count counts the children linked under `n` (for tests and
 // diagnostics; it takes n's lock).
 std::size_t live_child_count(node* n) noexcept;
-
-// default_cause returns the shared exception object for `e`.
-const std::exception_ptr& default_cause(errc e) noexcept;
 
 }  // namespace tbbx::detail
 
