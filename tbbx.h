@@ -14,5 +14,8 @@
 #include "tbbx/context/context.h"
 #include "tbbx/context/errors.h"
 #include "tbbx/context/tbb_context.h"
+#include "tbbx/patterns/error_collector.h"
+#include "tbbx/patterns/error_group.h"
+#include "tbbx/patterns/multi_error.h"
 
 #endif  // TBBX_TBBX_H_

@@ -61,17 +61,18 @@ struct timed_waiter : detail::callback_node {
 
 bool context::wait_until(std::chrono::steady_clock::time_point t) const {
   if (done()) return true;
-  if (!node_->can_end()) {
+  detail::node* n = node_or_materialize();
+  if (!n->can_end()) {
     std::this_thread::sleep_until(t);
     return false;
   }
   timed_waiter waiter;
-  if (!detail::register_callback(node_, &waiter)) return true;
+  if (!detail::register_callback(n, &waiter)) return true;
   {
     std::unique_lock lock(waiter.mu);
     waiter.cv.wait_until(lock, t, [&] { return waiter.woken; });
   }
-  detail::deregister_callback(node_, &waiter);
+  detail::deregister_callback(n, &waiter);
   return done();
 }
 

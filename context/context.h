@@ -38,6 +38,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "tbbx/context/detail/lazy_source.h"
 #include "tbbx/context/detail/node.h"
 #include "tbbx/context/errors.h"
 
@@ -73,58 +74,68 @@ class context_key {
 // is background().
 class context {
  public:
-  context() noexcept : node_(detail::background_node()) {}
-  context(const context& other) noexcept : node_(other.node_) { node_->ref(); }
+  context() noexcept : bits_(to_bits(detail::background_node())) {}
+  context(const context& other) noexcept : bits_(other.shared_bits()) {}
   context(context&& other) noexcept
-      : node_(std::exchange(other.node_, detail::background_node())) {}
+      : bits_(other.is_lazy()
+                  ? other.shared_bits()
+                  : std::exchange(other.bits_,
+                                  to_bits(detail::background_node()))) {}
   context& operator=(const context& other) noexcept {
-    other.node_->ref();
-    node_->unref();
-    node_ = other.node_;
+    const std::uintptr_t bits = other.shared_bits();
+    release();
+    bits_ = bits;
     return *this;
   }
   context& operator=(context&& other) noexcept {
     if (this != &other) {
-      node_->unref();
-      node_ = std::exchange(other.node_, detail::background_node());
+      if (other.is_lazy()) return *this = other;
+      release();
+      bits_ = std::exchange(other.bits_, to_bits(detail::background_node()));
     }
     return *this;
   }
-  ~context() { node_->unref(); }
+  ~context() { release(); }
 
   // done reports whether the context has ended. One acquire load.
-  bool done() const noexcept { return node_->done(); }
+  bool done() const noexcept {
+    return is_lazy() ? as_lazy()->done() : as_node()->done();
+  }
 
   // err is {} until done, then errc::canceled or errc::deadline_exceeded,
   // fixed forever.
   std::error_code err() const noexcept {
-    return done() ? make_error_code(node_->err()) : std::error_code();
+    if (!done()) return {};
+    return make_error_code(is_lazy() ? as_lazy()->err() : as_node()->err());
   }
 
   // cause is null until done; then the exception given to cancel, or else a
   // canceled_error / deadline_exceeded_error (or the cause given to
   // with_deadline) matching err().
   std::exception_ptr cause() const noexcept {
-    return done() ? node_->cause() : nullptr;
+    if (!done()) return nullptr;
+    return is_lazy() ? as_lazy()->cause() : as_node()->cause();
   }
 
   // throw_if_done rethrows cause() when done; otherwise does nothing.
   void throw_if_done() const {
-    if (done()) std::rethrow_exception(node_->cause());
+    if (done()) std::rethrow_exception(cause());
   }
 
   // deadline is the earliest deadline in the chain, if any.
   std::optional<std::chrono::steady_clock::time_point> deadline()
       const noexcept {
-    if (node_->deadline() == detail::no_deadline) return std::nullopt;
-    return node_->deadline();
+    const detail::time_point d = values_start()->deadline();
+    if (d == detail::no_deadline) return std::nullopt;
+    return d;
   }
 
   // value returns the value stored under `key` by the nearest with_value in
   // the chain, or nullptr. The pointer lives as long as this context.
   template <class T>
   const T* value(const context_key<T>& key) const noexcept {
-    for (const detail::node* n = node_; n != nullptr; n = n->parent()) {
+    for (const detail::node* n = values_start(); n != nullptr;
+         n = n->parent()) {
       if (n->key() == &key) return static_cast<const T*>(n->value());
     }
     return nullptr;
@@ -132,7 +143,7 @@ class context {
 
   // wait blocks until done() without polling. On a context that can never
   // end (background(), without_cancel()) it blocks forever.
-  void wait() const { node_->wait(); }
+  void wait() const { is_lazy() ? as_lazy()->wait() : as_node()->wait(); }
 
   // wait_for and wait_until block until done() or the time passes, and
   // return done().
@@ -141,16 +152,54 @@ class context {
   }
   bool wait_until(std::chrono::steady_clock::time_point t) const;
 
-  // Two contexts are equal when they are handles on the same node.
+  // Two contexts are equal when they are handles on the same context.
   friend bool operator==(const context& a, const context& b) noexcept {
-    return a.node_ == b.node_;
+    return a.identity() == b.identity();
   }
 
  private:
   friend struct detail::context_access;
-  explicit context(detail::node* adopted) noexcept : node_(adopted) {}
 
-  detail::node* node_;  // never null; holds one reference
+  // The word is a detail::node* holding one reference, or, with the low bit
+  // set, a detail::lazy_source* holding none (the source outlives the
+  // handle; see lazy_source.h).
+  static constexpr std::uintptr_t lazy_bit = 1;
+
+  explicit context(std::uintptr_t bits) noexcept : bits_(bits) {}
+  static std::uintptr_t to_bits(const void* p) noexcept {
+    return reinterpret_cast<std::uintptr_t>(p);
+  }
+  bool is_lazy() const noexcept { return (bits_ & lazy_bit) != 0; }
+  detail::node* as_node() const noexcept {
+    return reinterpret_cast<detail::node*>(bits_);
+  }
+  const detail::lazy_source* as_lazy() const noexcept {
+    return reinterpret_cast<const detail::lazy_source*>(bits_ & ~lazy_bit);
+  }
+  // node_or_materialize is the node behind this handle, creating a lazy
+  // source's node if needed; no reference is taken.
+  detail::node* node_or_materialize() const noexcept {
+    return is_lazy() ? as_lazy()->materialize() : as_node();
+  }
+  // shared_bits is the word for a new handle on this context.
+  std::uintptr_t shared_bits() const noexcept {
+    detail::node* n = node_or_materialize();
+    n->ref();
+    return to_bits(n);
+  }
+  const detail::node* values_start() const noexcept {
+    return is_lazy() ? as_lazy()->values_node() : as_node();
+  }
+  std::uintptr_t identity() const noexcept {
+    if (!is_lazy()) return bits_;
+    const detail::node* n = as_lazy()->materialized();
+    return n != nullptr ? to_bits(n) : bits_;
+  }
+  void release() noexcept {
+    if (!is_lazy()) as_node()->unref();
+  }
+
+  std::uintptr_t bits_;
 };
 
 // background returns the root context: never done, no deadline, no values.
@@ -247,8 +296,22 @@ namespace detail {
 
 // context_access lets tbbx internals reach the node behind a handle.
 struct context_access {
-  static node* get(const context& ctx) noexcept { return ctx.node_; }
-  static context adopt(node* n) noexcept { return context(n); }
+  // get returns the node behind `ctx` (creating a lazy source's node);
+  // no reference is taken.
+  static node* get(const context& ctx) noexcept {
+    return ctx.node_or_materialize();
+  }
+  static context adopt(node* n) noexcept {
+    return context(context::to_bits(n));
+  }
+  // lazy returns a handle on `source` that holds no reference.
+  static context lazy(const lazy_source* source) noexcept {
+    return context(context::to_bits(source) | context::lazy_bit);
+  }
+  // lazy_of returns the source behind a lazy handle, or null.
+  static const lazy_source* lazy_of(const context& ctx) noexcept {
+    return ctx.is_lazy() ? ctx.as_lazy() : nullptr;
+  }
   static cancel_func adopt_cancel(node* n) noexcept { return cancel_func(n); }
 };
 

@@ -32,7 +32,15 @@ tbb_context::~tbb_context() {
 
 namespace detail {
 
-constinit thread_local const context* current_context = nullptr;
+constinit thread_local std::uintptr_t current_ambient = 0;
+
+const context& ambient_context_slow(std::uintptr_t ambient) noexcept {
+  if ((ambient & source_tag) != 0) {
+    return reinterpret_cast<const context_source*>(ambient & ~source_tag)
+        ->ambient_context();
+  }
+  return context_of_native_task();
+}
 
 namespace {
 

@@ -32,6 +32,7 @@
 #include <oneapi/tbb/task_group.h>
 
 #include "tbbx/context/context.h"
+#include "tbbx/context/detail/ambient.h"
 
 namespace tbbx {
 
@@ -62,24 +63,6 @@ class tbb_context {
 
 namespace detail {
 
-// The context of the tbbx body running on this thread, or null. Set by
-// context_scope around every body the tbbx algorithms and patterns call.
-extern constinit thread_local const context* current_context;
-
-class context_scope {
- public:
-  explicit context_scope(const context& ctx) noexcept
-      : saved_(current_context) {
-    current_context = &ctx;
-  }
-  ~context_scope() { current_context = saved_; }
-  context_scope(const context_scope&) = delete;
-  context_scope& operator=(const context_scope&) = delete;
-
- private:
-  const context* saved_;
-};
-
 // context_of_native_task looks up the context bound to the oneTBB context of
 // the task running on this thread (filters of tbbx::parallel_pipeline, whose
 // bodies tbbx cannot wrap); background() if there is none.
@@ -107,8 +90,11 @@ namespace this_task {
 // context; background() anywhere else. The reference stays valid while the
 // body runs. Prefer passing `ctx` explicitly; this is a convenience.
 inline const context& get_context() noexcept {
-  if (const context* ctx = detail::current_context) return *ctx;
-  return detail::context_of_native_task();
+  const std::uintptr_t ambient = detail::current_ambient;
+  if (ambient != 0 && (ambient & detail::source_tag) == 0) {
+    return *reinterpret_cast<const context*>(ambient);
+  }
+  return detail::ambient_context_slow(ambient);
 }
 
 }  // namespace this_task
