@@ -1,0 +1,194 @@
+// Nested spawning: trees of groups that fail, cancel and finish together.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <latch>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+
+#include "tbbx/context/tbb_context.h"
+#include "tbbx/patterns/error_group.h"
+#include "test_support.h"
+
+namespace {
+
+using tbbx::background;
+using tbbx::context;
+using tbbx::error_group;
+
+struct leaf_failed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+long fib(int n) {
+  if (n < 2) return n;
+  long a = 0, b = 0;
+  error_group g(tbbx::this_task::get_context());
+  g.go([&] { a = fib(n - 1); });
+  g.go([&] { b = fib(n - 2); });
+  g.wait();
+  return a + b;
+}
+
+TEST(NestedGroups, RecursiveFibWithAGroupPerCall) {
+  error_group root;
+  long result = 0;
+  root.go([&] { result = fib(20); });  // 10,945 groups, 21,890 tasks
+  root.wait();
+  EXPECT_EQ(result, 6765);
+}
+
+// A binary tree of groups, 2^16 leaves: every task runs exactly once.
+TEST(NestedGroups, TreeOfAHundredThousandTasks) {
+  std::atomic<long> leaves{0};
+  std::function<void(const context&, int)> grow = [&](const context& ctx,
+                                                      int depth) {
+    if (depth == 16) {
+      leaves++;
+      return;
+    }
+    error_group g(ctx);
+    g.go([&](const context& c) { grow(c, depth + 1); });
+    g.go([&](const context& c) { grow(c, depth + 1); });
+    g.wait();
+  };
+  error_group root;
+  root.go([&](const context& ctx) { grow(ctx, 0); });
+  root.wait();
+  EXPECT_EQ(leaves.load(), 1L << 16);
+}
+
+// An error in one leaf cancels the whole tree: leaves that have not started
+// are skipped, running ones see their context end, and the error surfaces
+// at the root's wait().
+TEST(NestedGroups, AnErrorDeepInTheTreeCancelsTheWholeTree) {
+  std::atomic<long> leaves_run{0};
+  std::atomic<long> leaves_saw_cancel{0};
+  std::function<void(const context&, int, long)> grow =
+      [&](const context& ctx, int depth, long id) {
+        if (depth == 14) {
+          if (id == (1 << 14) + 1234) throw leaf_failed("leaf 1234");
+          leaves_run++;
+          // Long enough that the failure lands while most leaves wait.
+          for (int i = 0; i < 200 && !ctx.done(); ++i) {
+            std::this_thread::yield();
+          }
+          if (ctx.done()) leaves_saw_cancel++;
+          return;
+        }
+        error_group g(ctx);
+        g.go([&, id](const context& c) { grow(c, depth + 1, 2 * id); });
+        g.go([&, id](const context& c) { grow(c, depth + 1, 2 * id + 1); });
+        g.wait();
+      };
+  error_group root;
+  root.go([&](const context& ctx) { grow(ctx, 0, 1); });
+  try {
+    root.wait();
+    FAIL() << "the tree completed";
+  } catch (const leaf_failed& e) {
+    EXPECT_STREQ(e.what(), "leaf 1234");
+  }
+  EXPECT_LT(leaves_run.load(), (1L << 14) - 1);  // cut short
+  EXPECT_TRUE(root.get_context().done());
+}
+
+TEST(NestedGroups, NestedGroupIsCanceledWithItsParent) {
+  auto [parent, cancel] = tbbx::with_cancel(background());
+  error_group outer(parent);
+  std::latch inner_running(1);
+  std::atomic<bool> inner_saw_cancel{false};
+  outer.go([&] {
+    error_group inner(tbbx::this_task::get_context());
+    inner.go([&](const context& ctx) {
+      inner_running.count_down();
+      while (!ctx.done()) std::this_thread::yield();
+      inner_saw_cancel = true;
+    });
+    inner.wait();
+  });
+  inner_running.wait();
+  cancel();
+  // The task saw the end and returned normally, so wait() does too; only
+  // skipped tasks or errors make it throw (Go's Wait returns nil here).
+  outer.wait();
+  EXPECT_TRUE(inner_saw_cancel.load());
+  EXPECT_TRUE(outer.get_context().done());
+}
+
+TEST(NestedGroups, NestedFailureStaysInsideWhenTheTaskHandlesIt) {
+  error_group outer;
+  std::atomic<int> sibling_ran{0};
+  outer.go([&] {
+    error_group inner(tbbx::this_task::get_context());
+    inner.go([] { throw leaf_failed("inner"); });
+    try {
+      inner.wait();
+    } catch (const leaf_failed&) {
+      // handled: the outer group is not affected
+    }
+  });
+  outer.go([&] { sibling_ran++; });
+  outer.wait();
+  EXPECT_EQ(sibling_ran.load(), 1);
+  EXPECT_TRUE(outer.errors().empty());
+}
+
+TEST(NestedGroups, LimitUnderNesting) {
+  error_group outer;
+  outer.set_limit(2);
+  std::atomic<int> running{0};
+  std::atomic<int> peak{0};
+  std::atomic<int> leaves{0};
+  for (int i = 0; i < 8; ++i) {
+    outer.go([&] {
+      error_group inner(tbbx::this_task::get_context(), {.limit = 2});
+      for (int j = 0; j < 8; ++j) {
+        inner.go([&] {
+          int now = ++running;
+          int seen = peak.load();
+          while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+          }
+          leaves++;
+          --running;
+        });
+        // go() at the outer limit from inside an outer task runs inline.
+        outer.go([] {});
+      }
+      inner.wait();
+    });
+  }
+  outer.wait();
+  EXPECT_EQ(leaves.load(), 64);
+  EXPECT_LE(peak.load(), 4);  // two outer tasks, each with two inner
+}
+
+// A nested group that outlives the task (and the group) that made it keeps
+// working: the parent hands it its node when it dies.
+TEST(NestedGroups, ANestedGroupMayOutliveItsParent) {
+  static const tbbx::context_key<int> key("k");
+  context valued = tbbx::with_value(background(), key, 7);
+  std::unique_ptr<error_group> escaped;
+  {
+    error_group parent(valued);
+    parent.go([&] {
+      escaped = std::make_unique<error_group>(tbbx::this_task::get_context());
+    });
+    parent.wait();
+  }  // the parent is gone; the escaped group is done with it
+  ASSERT_TRUE(escaped->get_context().done());
+  EXPECT_EQ(*escaped->get_context().value(key), 7);
+  context copy =
+      escaped->get_context();  // materializes under the parent's node
+  EXPECT_TRUE(copy.done());
+  escaped->go([] { FAIL() << "ran in a done group"; });  // skipped
+  EXPECT_EQ(escaped->skipped(), 1u);
+  EXPECT_THROW(escaped->wait(), tbbx::canceled_error);
+  escaped.reset();
+  EXPECT_TRUE(copy.done());
+  EXPECT_EQ(*copy.value(key), 7);
+}
+
+}  // namespace
