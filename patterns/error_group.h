@@ -128,6 +128,12 @@ class error_group {
         detail::run_guarded(core_, fn);
         return true;
       }
+      case detail::group_core::admission::hand_off: {
+        tbb::detail::d1::small_object_allocator alloc{};
+        core_.hand_off(
+            *alloc.new_object<task_type>(std::forward<F>(f), core_, alloc));
+        return true;
+      }
       case detail::group_core::admission::spawn:
         break;
     }

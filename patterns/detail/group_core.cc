@@ -273,73 +273,98 @@ group_core::admission group_core::admit(bool blocking, const char* caller) {
     pending_.reserve();
     return admission::spawn;
   }
-  for (;;) {
-    int active = active_.load(std::memory_order_relaxed);
-    while (active < limit) {
-      if (active_.compare_exchange_weak(active, active + 1,
-                                        std::memory_order_acq_rel)) {
-        pending_.reserve();
-        return admission::spawn;
-      }
-    }
-    if (!blocking) return admission::refused;
-    // At the limit inside one of our own tasks, waiting could deadlock (all
-    // slots may be held by tasks doing the same); running the callable
-    // inline keeps the concurrency bound, since this task's slot covers it.
-    if (current_source() == this) return admission::run_inline;
-    wait_for_slot(limit);
-    if (stopped()) {
-      record_skip();
-      return admission::skip;
+  if (try_take_slot(limit)) return admission::spawn;
+  if (!blocking) return admission::refused;
+  // At the limit inside one of our own tasks, waiting could deadlock (all
+  // slots may be held by tasks doing the same); running the callable
+  // inline keeps the concurrency bound, since this task's slot covers it.
+  if (current_source() == this) return admission::run_inline;
+  return admission::hand_off;
+}
+
+bool group_core::try_take_slot(int limit) noexcept {
+  int active = active_.load(std::memory_order_relaxed);
+  while (active < limit) {
+    if (active_.compare_exchange_weak(active, active + 1,
+                                      std::memory_order_seq_cst)) {
+      pending_.reserve();
+      return true;
     }
   }
+  return false;
+}
+
+void group_core::hand_off(d1::task& t) {
+  const int limit = limit_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (try_take_slot(limit)) {
+      spawn(t);
+      return;
+    }
+    slot_waiter me(t);
+    enqueue_waiter(me);
+    // A slot freed before we were visible to its releaser: take it back
+    // and retry, unless a releaser already took us (then it spawns `t`).
+    if (active_.load(std::memory_order_seq_cst) < limit && remove_waiter(me)) {
+      me.released.release();  // a wait_context must end at zero
+      continue;
+    }
+    // Runs other tasks (ours included) until a finishing task has spawned
+    // `t` and released us: progress even with no worker thread.
+    d1::wait(me.released, scheduling_context());
+    return;
+  }
+}
+
+void group_core::enqueue_waiter(slot_waiter& w) {
+  {
+    std::lock_guard lock(slot_mu_);
+    (last_waiter_ != nullptr ? last_waiter_->next : first_waiter_) = &w;
+    last_waiter_ = &w;
+  }
+  slot_waiter_count_.fetch_add(1, std::memory_order_seq_cst);
+}
+
+bool group_core::remove_waiter(slot_waiter& w) noexcept {
+  std::lock_guard lock(slot_mu_);
+  slot_waiter* previous = nullptr;
+  for (slot_waiter* p = first_waiter_; p != nullptr; p = p->next) {
+    if (p == &w) {
+      (previous != nullptr ? previous->next : first_waiter_) = w.next;
+      if (last_waiter_ == &w) last_waiter_ = previous;
+      slot_waiter_count_.fetch_sub(1, std::memory_order_seq_cst);
+      return true;
+    }
+    previous = p;
+  }
+  return false;
+}
+
+group_core::slot_waiter* group_core::pop_waiter() noexcept {
+  std::lock_guard lock(slot_mu_);
+  slot_waiter* w = first_waiter_;
+  if (w == nullptr) return nullptr;
+  first_waiter_ = w->next;
+  if (first_waiter_ == nullptr) last_waiter_ = nullptr;
+  slot_waiter_count_.fetch_sub(1, std::memory_order_seq_cst);
+  return w;
 }
 
 void group_core::task_finished() noexcept {
-  active_.fetch_sub(1, std::memory_order_seq_cst);
   if (limit_.load(std::memory_order_relaxed) >= 0 &&
       slot_waiter_count_.load(std::memory_order_seq_cst) > 0) {
-    wake_slot_waiter();
-  }
-  pending_.release();  // last: the group may be destroyed after this
-}
-
-void group_core::wait_for_slot(int limit) {
-  slot_waiter me;
-  {
-    std::lock_guard lock(slot_mu_);
-    me.next = slot_waiters_;
-    slot_waiters_ = &me;
-  }
-  slot_waiter_count_.fetch_add(1, std::memory_order_seq_cst);
-  if (active_.load(std::memory_order_seq_cst) < limit) {
-    // A slot freed before we were visible to its releaser; leave the queue
-    // unless a releaser already took us out (then it released us).
-    std::lock_guard lock(slot_mu_);
-    for (slot_waiter** p = &slot_waiters_; *p != nullptr; p = &(*p)->next) {
-      if (*p == &me) {
-        *p = me.next;
-        slot_waiter_count_.fetch_sub(1, std::memory_order_seq_cst);
-        me.released.release();  // a wait_context must end at zero
-        return;
-      }
+    if (slot_waiter* w = pop_waiter()) {
+      // The slot passes straight to the waiter's task, spawned here so this
+      // thread runs it next; active_ is unchanged.
+      pending_.reserve();
+      spawn(*w->task);
+      w->released.release();  // its go() returns; `w` may now be gone
+      pending_.release();
+      return;
     }
   }
-  // Runs other tasks (ours included) until a finishing task releases us,
-  // so a blocked go() makes progress even with no worker thread.
-  d1::wait(me.released, scheduling_context());
-}
-
-void group_core::wake_slot_waiter() noexcept {
-  slot_waiter* waiter;
-  {
-    std::lock_guard lock(slot_mu_);
-    waiter = slot_waiters_;
-    if (waiter == nullptr) return;
-    slot_waiters_ = waiter->next;
-    slot_waiter_count_.fetch_sub(1, std::memory_order_seq_cst);
-  }
-  waiter->released.release();
+  active_.fetch_sub(1, std::memory_order_seq_cst);
+  pending_.release();  // last: the group may be destroyed after this
 }
 
 void group_core::set_limit(int n) {

@@ -65,7 +65,7 @@ tbb::task_group_context& scheduling_context() noexcept;
 
 class group_core final : public context_source, public lazy_source {
  public:
-  enum class admission { spawn, run_inline, skip, refused };
+  enum class admission { spawn, hand_off, run_inline, skip, refused };
 
   group_core(const context& parent, group_options options);
   ~group_core();
@@ -82,11 +82,15 @@ class group_core final : public context_source, public lazy_source {
   const node* values_node() const noexcept override { return values_node_; }
 
   // admit decides how go()/try_go() runs one callable: spawn it (a slot is
-  // taken and the wait counter raised), run it inline (at the limit inside
-  // one of the group's own tasks), skip it (the group is stopped), or
-  // refuse it (try_go at the limit). `blocking` waits for a slot, helping
-  // to run tasks meanwhile.
+  // taken and the wait counter raised), hand it off (blocking at the limit:
+  // make the task and pass it to hand_off), run it inline (at the limit
+  // inside one of the group's own tasks), skip it (the group is stopped),
+  // or refuse it (try_go at the limit).
   admission admit(bool blocking, const char* caller);
+  // hand_off blocks until `t` is admitted, running the group's tasks
+  // meanwhile. The task that frees a slot spawns `t` itself, on its own
+  // thread, so the slot never sits idle while the blocked caller wakes up.
+  void hand_off(d1::task& t);
   // abandon undoes a `spawn` admission whose task could not be created.
   void abandon() noexcept { task_finished(); }
   void spawn(d1::task& t) noexcept { d1::spawn(t, scheduling_context()); }
@@ -110,6 +114,8 @@ class group_core final : public context_source, public lazy_source {
   friend struct group_tree;
 
   struct slot_waiter {
+    explicit slot_waiter(d1::task& t) noexcept : task(&t) {}
+    d1::task* task;  // spawned by the slot's releaser
     d1::wait_context released{1};
     slot_waiter* next = nullptr;
   };
@@ -120,8 +126,10 @@ class group_core final : public context_source, public lazy_source {
 
   void wait_tasks(const char* caller);
   void finish() noexcept;
-  void wait_for_slot(int limit);
-  void wake_slot_waiter() noexcept;
+  bool try_take_slot(int limit) noexcept;
+  void enqueue_waiter(slot_waiter& w);
+  bool remove_waiter(slot_waiter& w) noexcept;
+  slot_waiter* pop_waiter() noexcept;
   void throw_if_skipped() const;
 
   // Immutable after construction.
@@ -147,7 +155,8 @@ class group_core final : public context_source, public lazy_source {
   std::atomic<int> limit_;       // < 0 unlimited; set while idle
   std::atomic<int> slot_waiter_count_{0};
   std::mutex slot_mu_;
-  slot_waiter* slot_waiters_ = nullptr;  // guarded by slot_mu_
+  slot_waiter* first_waiter_ = nullptr;  // FIFO; guarded by slot_mu_
+  slot_waiter* last_waiter_ = nullptr;   // guarded by slot_mu_
 
   error_collector errors_;
   std::atomic<bool> has_error_{false};
