@@ -16,6 +16,7 @@
 #include "tbbx/context/tbb_context.h"
 #include "tbbx/patterns/error_collector.h"
 #include "tbbx/patterns/error_group.h"
+#include "tbbx/patterns/hedge.h"
 #include "tbbx/patterns/multi_error.h"
 
 #endif  // TBBX_TBBX_H_

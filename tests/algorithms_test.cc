@@ -85,12 +85,16 @@ TEST(ParallelFor, NothingRunsWhenDoneOnEntry) {
 TEST(ParallelFor, CancelMidwayThrowsTheCauseAndStopsScheduling) {
   auto [ctx, cancel] = tbbx::with_cancel(background());
   std::atomic<int> chunks{0};
+  std::atomic<bool> canceled{false};
+  std::atomic<int> started_after_cancel{0};
   try {
     tbbx::parallel_for(
         ctx, Range(0, 100'000, 1),
         [&](const Range&) {
+          if (canceled.load()) started_after_cancel++;
           if (chunks.fetch_add(1) == 50) {
             cancel(std::make_exception_ptr(bad_record("record 50")));
+            canceled = true;
           }
         },
         tbb::simple_partitioner());
@@ -98,8 +102,10 @@ TEST(ParallelFor, CancelMidwayThrowsTheCauseAndStopsScheduling) {
   } catch (const bad_record& e) {
     EXPECT_STREQ(e.what(), "record 50");
   }
-  // A handful of chunks may have been running at the cancel; no more.
-  EXPECT_LT(chunks.load(), 100);
+  // Only a body that passed the done() check just before the cancel, one
+  // per thread at most, can start after it.
+  EXPECT_LE(started_after_cancel.load(), 4);
+  EXPECT_LT(chunks.load(), 100'000);
 }
 
 TEST(ParallelFor, DeadlineThrowsDeadlineExceeded) {
@@ -171,7 +177,9 @@ TEST(ParallelForEach, FeederFormAndCancel) {
                                          feeder.add(v + 1);  // endless
                                        }),
                tbbx::canceled_error);
-  EXPECT_EQ(after_cancel.load(), 0);  // fed items are skipped once done
+  // Fed items are skipped once done; only an item that passed the check on
+  // another thread just before the cancel may still see it.
+  EXPECT_LE(after_cancel.load(), 2);
 }
 
 TEST(ParallelReduce, FunctionalFormsSumCorrectly) {

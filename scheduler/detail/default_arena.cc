@@ -1,20 +1,37 @@
 #include "tbbx/scheduler/detail/default_arena.h"
 
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/info.h>
 #include <oneapi/tbb/task_arena.h>
 
-namespace tbbx::detail {
-namespace {
+#include <algorithm>
 
-tbb::task_arena& default_arena() {
-  // Leaked on purpose: tasks may be enqueued from exit-time callbacks.
-  static tbb::task_arena* const arena = new tbb::task_arena();
+namespace tbbx::detail {
+
+int patterns_concurrency() noexcept {
+  return std::max(1, tbb::info::default_concurrency());
+}
+
+tbb::task_arena& patterns_arena() {
+  // Both leaked on purpose: tasks may be enqueued from exit-time callbacks,
+  // and the global_control must outlive the arena's workers.
+  static tbb::task_arena* const arena = [] {
+    const int threads = patterns_concurrency();
+    const std::size_t wanted = static_cast<std::size_t>(threads) + 1;
+    if (tbb::global_control::active_value(
+            tbb::global_control::max_allowed_parallelism) < wanted) {
+      new tbb::global_control(tbb::global_control::max_allowed_parallelism,
+                              wanted);
+    }
+    auto* a = new tbb::task_arena(threads, /*reserved_for_masters=*/0);
+    a->initialize();
+    return a;
+  }();
   return *arena;
 }
 
-}  // namespace
-
 void enqueue_task(std::function<void()> f) {
-  default_arena().enqueue(std::move(f));
+  patterns_arena().enqueue(std::move(f));
 }
 
 }  // namespace tbbx::detail

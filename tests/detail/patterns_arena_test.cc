@@ -1,0 +1,37 @@
+// White-box: the patterns arena replaces callers blocked outside it, so
+// every hardware thread runs its tasks at once.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <latch>
+
+#include "tbbx/scheduler/detail/default_arena.h"
+
+namespace {
+
+TEST(PatternsArena, AllHardwareThreadsRunTasksWhileTheCallerBlocks) {
+  const int n = tbbx::detail::patterns_concurrency();
+  std::latch all_running(n);
+  std::latch done(n);
+  std::atomic<int> timed_out{0};
+  for (int i = 0; i < n; ++i) {
+    tbbx::detail::enqueue_task([&] {
+      all_running.count_down();
+      // Each task holds its thread until all n are running at once.
+      const auto until =
+          std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!all_running.try_wait()) {
+        if (std::chrono::steady_clock::now() > until) {
+          timed_out++;
+          break;
+        }
+      }
+      done.count_down();
+    });
+  }
+  done.wait();  // the caller blocks outside the arena the whole time
+  EXPECT_EQ(timed_out.load(), 0) << n << " tasks did not run side by side";
+}
+
+}  // namespace
