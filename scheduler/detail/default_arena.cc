@@ -8,20 +8,25 @@
 
 namespace tbbx::detail {
 
+// External linkage keeps the store (and the object reachable for
+// LeakSanitizer); nothing else reads it.
+tbb::global_control* room_for_workers = nullptr;
+
 int patterns_concurrency() noexcept {
   return std::max(1, tbb::info::default_concurrency());
 }
 
 tbb::task_arena& patterns_arena() {
-  // Both leaked on purpose: tasks may be enqueued from exit-time callbacks,
-  // and the global_control must outlive the arena's workers.
+  // Both leaked on purpose (kept reachable from statics): tasks may be
+  // enqueued from exit-time callbacks, and the global_control must outlive
+  // the arena's workers.
   static tbb::task_arena* const arena = [] {
     const int threads = patterns_concurrency();
     const std::size_t wanted = static_cast<std::size_t>(threads) + 1;
     if (tbb::global_control::active_value(
             tbb::global_control::max_allowed_parallelism) < wanted) {
-      new tbb::global_control(tbb::global_control::max_allowed_parallelism,
-                              wanted);
+      room_for_workers = new tbb::global_control(
+          tbb::global_control::max_allowed_parallelism, wanted);
     }
     auto* a = new tbb::task_arena(threads, /*reserved_for_masters=*/0);
     a->initialize();
