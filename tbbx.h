@@ -18,5 +18,6 @@
 #include "tbbx/patterns/error_group.h"
 #include "tbbx/patterns/hedge.h"
 #include "tbbx/patterns/multi_error.h"
+#include "tbbx/scheduler/arena.h"
 
 #endif  // TBBX_TBBX_H_

@@ -82,6 +82,7 @@ struct hedger_options {
   std::chrono::steady_clock::duration initial_delay =
       std::chrono::milliseconds(1);  // until enough latencies are known
   int max_attempts = 2;
+  tbbx::arena* arena = nullptr;  // where attempts run (default: tbbx's)
 };
 
 // hedger is hedge() with a delay it learns and a budget it keeps.
@@ -109,7 +110,8 @@ class hedger {
     using result = std::invoke_result_t<const std::decay_t<F>&, const context&>;
     hooks_.on_request();
     return detail::run_hedged<result>(
-        ctx, hedge_policy{current_delay(), options_.max_attempts},
+        ctx,
+        hedge_policy{current_delay(), options_.max_attempts, options_.arena},
         std::forward<F>(f), &hooks_);
   }
 

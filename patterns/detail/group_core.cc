@@ -186,6 +186,7 @@ group_core::group_core(const context& parent, group_options options)
                        : root_parent_node_),
       slot_(context_access::lazy(this)),
       cancel_on_error_(options.cancel_on_error),
+      arena_(options.arena != nullptr ? &options.arena->native() : nullptr),
       limit_(options.limit) {
   if (group_core* p = parent_group(parent)) {
     if (!group_tree::link(p, this)) {
@@ -205,7 +206,7 @@ group_core::~group_core() {
   if (!waited_.load(std::memory_order_acquire)) {
     // The destructor cancels and waits, so nothing outlives the group.
     group_tree::cancel(this, errc::canceled, nullptr);
-    d1::wait(pending_, scheduling_context());
+    wait_in_arena(pending_);
     finish();
   }
   group_tree::detach_children(this);
@@ -311,7 +312,7 @@ void group_core::hand_off(d1::task& t) {
     }
     // Runs other tasks (ours included) until a finishing task has spawned
     // `t` and released us: progress even with no worker thread.
-    d1::wait(me.released, scheduling_context());
+    wait_in_arena(me.released);
     return;
   }
 }
@@ -382,8 +383,29 @@ void group_core::wait_tasks(const char* caller) {
                            ": called from one of the group's own tasks, it "
                            "would wait for itself");
   }
-  d1::wait(pending_, scheduling_context());
+  wait_in_arena(pending_);
   finish();
+}
+
+void group_core::spawn(d1::task& t) noexcept {
+  if (arena_ == nullptr || current_native_arena == arena_) {
+    d1::spawn(t, scheduling_context());
+  } else {
+    tbb::detail::r1::enqueue(t, scheduling_context(), arena_);
+  }
+}
+
+void group_core::wait_in_arena(d1::wait_context& w) {
+  if (arena_ == nullptr || current_native_arena == arena_) {
+    d1::wait(w, scheduling_context());
+    return;
+  }
+  // Join the group's arena to help; if it has no free slot, a worker runs
+  // the wait for us (and helps) while this thread waits for it.
+  arena_->execute([&] {
+    arena_scope scope(arena_);
+    d1::wait(w, scheduling_context());
+  });
 }
 
 void group_core::finish() noexcept {

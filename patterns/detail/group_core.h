@@ -46,14 +46,17 @@
 #include "tbbx/context/detail/node.h"
 #include "tbbx/context/detail/spin_lock.h"
 #include "tbbx/patterns/error_collector.h"
+#include "tbbx/scheduler/arena.h"
 
 namespace tbbx {
 
 // group_options configures an error_group. The defaults are Go's
-// errgroup.WithContext: no limit, and the first error cancels the group.
+// errgroup.WithContext: no limit, the first error cancels the group, and
+// tasks run on the arena of the thread that calls go().
 struct group_options {
-  int limit = -1;               // < 0: no limit; 0 is rejected
-  bool cancel_on_error = true;  // false: collect every error, cancel nothing
+  int limit = -1;                // < 0: no limit; 0 is rejected
+  bool cancel_on_error = true;   // false: collect every error, cancel nothing
+  tbbx::arena* arena = nullptr;  // run the tasks in this arena instead
 };
 
 namespace detail {
@@ -93,7 +96,11 @@ class group_core final : public context_source, public lazy_source {
   void hand_off(d1::task& t);
   // abandon undoes a `spawn` admission whose task could not be created.
   void abandon() noexcept { task_finished(); }
-  void spawn(d1::task& t) noexcept { d1::spawn(t, scheduling_context()); }
+  // spawn pushes onto this thread's deque when it runs in the group's
+  // arena (work-stealing), and enqueues into that arena otherwise.
+  void spawn(d1::task& t) noexcept;
+  // native_arena is the arena the tasks run in (null: the caller's).
+  const tbb::task_arena* native_arena() const noexcept { return arena_; }
   // task_finished releases the task's slot and its wait count; the group
   // may be destroyed as soon as it returns.
   void task_finished() noexcept;
@@ -125,6 +132,8 @@ class group_core final : public context_source, public lazy_source {
   };
 
   void wait_tasks(const char* caller);
+  // wait_in_arena waits for `w`, running the arena's tasks meanwhile.
+  void wait_in_arena(d1::wait_context& w);
   void finish() noexcept;
   bool try_take_slot(int limit) noexcept;
   void enqueue_waiter(slot_waiter& w);
@@ -138,6 +147,7 @@ class group_core final : public context_source, public lazy_source {
   const node* values_node_;       // see lazy_source::values_node
   const context slot_;            // the lazy handle get_context() returns
   const bool cancel_on_error_;
+  tbb::task_arena* const arena_;  // null: the caller's current arena
 
   // The cancellation tree (see the file comment).
   mutable spin_lock tree_lock_;
@@ -197,6 +207,10 @@ class group_task final : public d1::task {
       : f_(std::forward<G>(f)), core_(core), alloc_(alloc) {}
 
   d1::task* execute(d1::execution_data& ed) override {
+    // The scope covers finalize too, so that a task it hands a slot to is
+    // spawned locally.
+    arena_scope scope(core_.native_arena() != nullptr ? core_.native_arena()
+                                                      : current_native_arena);
     run_guarded(core_, f_);
     finalize(ed);
     return nullptr;

@@ -97,10 +97,15 @@ bool hedge_core::start_next_locked(clock::time_point now) {
   if (hooks_ != nullptr) hooks_->on_attempt_started(index);
   ref();
   try {
-    enqueue_task([this, index] {
+    auto attempt = [this, index] {
       run_attempt(index);
       unref();
-    });
+    };
+    if (policy_.arena != nullptr) {
+      policy_.arena->enqueue(std::move(attempt));
+    } else {
+      enqueue_task(std::move(attempt));
+    }
   } catch (...) {
     // The attempt could not even be queued: it failed.
     errors_[static_cast<std::size_t>(index)] = std::current_exception();

@@ -29,15 +29,18 @@
 
 #include "tbbx/context/context.h"
 #include "tbbx/context/detail/node.h"
+#include "tbbx/scheduler/arena.h"
 #include "tbbx/scheduler/detail/timer_service.h"
 
 namespace tbbx {
 
 // hedge_policy: start attempt 1 at once and one more each `delay` without a
-// success (or at once after a failure), up to max_attempts in all.
+// success (or at once after a failure), up to max_attempts in all, as tasks
+// of `arena` (tbbx's default arena if null).
 struct hedge_policy {
   std::chrono::steady_clock::duration delay;
   int max_attempts = 2;
+  tbbx::arena* arena = nullptr;
 };
 
 namespace detail {
