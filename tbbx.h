@@ -19,5 +19,6 @@
 #include "tbbx/patterns/hedge.h"
 #include "tbbx/patterns/multi_error.h"
 #include "tbbx/scheduler/arena.h"
+#include "tbbx/scheduler/task_graph.h"
 
 #endif  // TBBX_TBBX_H_

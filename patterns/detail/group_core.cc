@@ -8,14 +8,6 @@
 
 namespace tbbx::detail {
 
-tbb::task_group_context& scheduling_context() noexcept {
-  // Isolated and never canceled, so sharing it is safe; leaked so that
-  // groups used from exit-time code still find it.
-  static tbb::task_group_context* const context =
-      new tbb::task_group_context(tbb::task_group_context::isolated);
-  return *context;
-}
-
 // group_tree holds the operations on the tree of nested groups, which touch
 // several groups' private state; the locking rules live here.
 struct group_tree {

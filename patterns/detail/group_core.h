@@ -47,6 +47,7 @@
 #include "tbbx/context/detail/spin_lock.h"
 #include "tbbx/patterns/error_collector.h"
 #include "tbbx/scheduler/arena.h"
+#include "tbbx/scheduler/detail/default_arena.h"
 
 namespace tbbx {
 
@@ -62,9 +63,6 @@ struct group_options {
 namespace detail {
 
 namespace d1 = tbb::detail::d1;
-
-// scheduling_context is the oneTBB context every group's tasks run under.
-tbb::task_group_context& scheduling_context() noexcept;
 
 class group_core final : public context_source, public lazy_source {
  public:

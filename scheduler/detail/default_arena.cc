@@ -35,6 +35,13 @@ tbb::task_arena& patterns_arena() {
   return *arena;
 }
 
+tbb::task_group_context& scheduling_context() noexcept {
+  // Leaked so that tasks made from exit-time code still find it.
+  static tbb::task_group_context* const context =
+      new tbb::task_group_context(tbb::task_group_context::isolated);
+  return *context;
+}
+
 void enqueue_task(std::function<void()> f) {
   patterns_arena().enqueue(std::move(f));
 }

@@ -14,6 +14,7 @@
 #define TBBX_SCHEDULER_DETAIL_DEFAULT_ARENA_H_
 
 #include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
 
 #include <functional>
 
@@ -25,6 +26,11 @@ tbb::task_arena& patterns_arena();
 // patterns_concurrency is the number of threads patterns_arena runs tasks
 // on when nothing restricts it: one per hardware thread.
 int patterns_concurrency() noexcept;
+
+// scheduling_context is the oneTBB context every tbbx task (error_group
+// tasks, task_graph nodes) runs under: isolated and never canceled, so one
+// is shared by all; tbbx cancels work through its own contexts instead.
+tbb::task_group_context& scheduling_context() noexcept;
 
 // enqueue_task runs `f` as a oneTBB task on patterns_arena and returns
 // without waiting. `f` must not throw: oneTBB terminates the process if an
