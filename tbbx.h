@@ -16,8 +16,12 @@
 #include "tbbx/context/tbb_context.h"
 #include "tbbx/patterns/error_collector.h"
 #include "tbbx/patterns/error_group.h"
+#include "tbbx/patterns/first_of.h"
 #include "tbbx/patterns/hedge.h"
 #include "tbbx/patterns/multi_error.h"
+#include "tbbx/patterns/retry.h"
+#include "tbbx/patterns/semaphore.h"
+#include "tbbx/patterns/single_flight.h"
 #include "tbbx/scheduler/arena.h"
 #include "tbbx/scheduler/task_graph.h"
 

@@ -39,18 +39,29 @@ std::unique_ptr<tbb::task_arena> make_native(const arena_options& o) {
         "tbbx::arena: max_threads_per_core must be positive or -1, got " +
         std::to_string(o.max_threads_per_core));
   }
-  check_id(o.numa_node, tbb::info::numa_nodes(), "NUMA node");
-  check_id(o.core_type, tbb::info::core_types(), "core type");
-  tbb::task_arena::constraints c;
-  c.numa_id = o.numa_node;
-  c.max_concurrency = o.max_concurrency;
-  c.core_type = o.core_type;
-  c.max_threads_per_core = o.max_threads_per_core;
   // Like the default arena: no slot reserved for callers, and room in the
   // market for a worker per slot (at least the default arena's share).
   detail::patterns_arena();
-  auto native =
-      std::make_unique<tbb::task_arena>(c, /*reserved_for_masters=*/0);
+  std::unique_ptr<tbb::task_arena> native;
+  if (o.numa_node == -1 && o.core_type == -1 && o.max_threads_per_core == -1) {
+    // No constraint: oneTBB need not load its topology library (tbbbind,
+    // which AddressSanitizer also refuses to load).
+    native = std::make_unique<tbb::task_arena>(o.max_concurrency,
+                                               /*reserved_for_masters=*/0);
+  } else {
+    if (o.numa_node != -1) {
+      check_id(o.numa_node, tbb::info::numa_nodes(), "NUMA node");
+    }
+    if (o.core_type != -1) {
+      check_id(o.core_type, tbb::info::core_types(), "core type");
+    }
+    tbb::task_arena::constraints c;
+    c.numa_id = o.numa_node;
+    c.max_concurrency = o.max_concurrency;
+    c.core_type = o.core_type;
+    c.max_threads_per_core = o.max_threads_per_core;
+    native = std::make_unique<tbb::task_arena>(c, /*reserved_for_masters=*/0);
+  }
   native->initialize();
   return native;
 }

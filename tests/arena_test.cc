@@ -43,9 +43,13 @@ TEST(Arena, ExecuteRunsInsideAndPropagates) {
 TEST(Arena, BadOptionsAreRejected) {
   EXPECT_THROW(arena({.max_concurrency = 0}), std::invalid_argument);
   EXPECT_THROW(arena({.max_concurrency = -5}), std::invalid_argument);
+  EXPECT_THROW(arena({.max_threads_per_core = 0}), std::invalid_argument);
+#if !defined(__SANITIZE_ADDRESS__)
+  // Asking oneTBB for the topology loads its tbbbind library with
+  // RTLD_DEEPBIND, which AddressSanitizer refuses.
   EXPECT_THROW(arena({.numa_node = 4242}), std::invalid_argument);
   EXPECT_THROW(arena({.core_type = 4242}), std::invalid_argument);
-  EXPECT_THROW(arena({.max_threads_per_core = 0}), std::invalid_argument);
+#endif
 }
 
 TEST(Arena, EnqueuedTasksRunSideBySideWhileTheCallerBlocks) {

@@ -52,8 +52,9 @@ hedge_core::parent_watch::parent_watch(hedge_core* owner) noexcept
       core(owner) {}
 
 hedge_core::hedge_core(const context& parent, hedge_policy policy,
-                       hedge_hooks* hooks)
+                       hedge_hooks* hooks, bool start_all)
     : policy_(policy),
+      start_all_(start_all),
       hooks_(hooks),
       start_(clock::now()),
       parent_(parent),
@@ -79,7 +80,9 @@ void hedge_core::start() {
     }
   }
   std::lock_guard lock(mu_);
-  start_next_locked(clock::now());
+  const clock::time_point now = clock::now();
+  while (start_next_locked(now) && start_all_) {
+  }
 }
 
 bool hedge_core::start_next_locked(clock::time_point now) {
@@ -149,7 +152,8 @@ void hedge_core::run_attempt(int index) noexcept {
     }
     // The delay runs from when an attempt really starts, not from when it
     // was queued: an attempt waiting for a thread is not yet slow.
-    if (index + 1 == started_ && started_ < policy_.max_attempts) {
+    if (!start_all_ && index + 1 == started_ &&
+        started_ < policy_.max_attempts) {
       next_due_ = clock::now() + policy_.delay;
       arm_timer_locked(next_due_);
     }

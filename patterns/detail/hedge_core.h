@@ -38,7 +38,7 @@ namespace tbbx {
 // success (or at once after a failure), up to max_attempts in all, as tasks
 // of `arena` (tbbx's default arena if null).
 struct hedge_policy {
-  std::chrono::steady_clock::duration delay;
+  std::chrono::steady_clock::duration delay{};
   int max_attempts = 2;
   tbbx::arena* arena = nullptr;
 };
@@ -67,7 +67,10 @@ void check_hedge_policy(const hedge_policy& policy, const char* caller);
 
 class hedge_core {
  public:
-  hedge_core(const context& parent, hedge_policy policy, hedge_hooks* hooks);
+  // start_all: start every attempt at once (first_of) instead of one per
+  // delay.
+  hedge_core(const context& parent, hedge_policy policy, hedge_hooks* hooks,
+             bool start_all = false);
   virtual ~hedge_core();
   hedge_core(const hedge_core&) = delete;
   hedge_core& operator=(const hedge_core&) = delete;
@@ -116,6 +119,7 @@ class hedge_core {
 
   std::atomic<int> refs_{1};
   const hedge_policy policy_;
+  const bool start_all_;
   hedge_hooks* const hooks_;
   const std::chrono::steady_clock::time_point start_;
   context parent_;
@@ -149,20 +153,29 @@ class hedge_state final : public hedge_core {
  public:
   template <class G>
   hedge_state(const context& parent, hedge_policy policy, hedge_hooks* hooks,
-              G&& f)
-      : hedge_core(parent, policy, hooks), f_(std::forward<G>(f)) {}
+              G&& f, bool start_all = false)
+      : hedge_core(parent, policy, hooks, start_all), f_(std::forward<G>(f)) {}
 
   R take_result() {
     if constexpr (!std::is_void_v<R>) return std::move(*result_);
   }
 
  private:
+  // f_ takes the attempt's context, and its index if it wants it.
+  decltype(auto) call(const context& attempt, int index) const {
+    if constexpr (std::is_invocable_v<const F&, const context&, int>) {
+      return f_(attempt, index);
+    } else {
+      return f_(attempt);
+    }
+  }
+
   void invoke(const context& attempt, int index) override {
     if constexpr (std::is_void_v<R>) {
-      f_(attempt);
+      call(attempt, index);
       if (try_win(index)) publish_win();
     } else {
-      R value = f_(attempt);
+      R value = call(attempt, index);
       if (try_win(index)) {
         result_.emplace(std::move(value));
         publish_win();
@@ -175,13 +188,14 @@ class hedge_state final : public hedge_core {
   std::optional<std::conditional_t<std::is_void_v<R>, nothing, R>> result_;
 };
 
-// run_hedged is hedge() and hedger::operator() without the checks.
+// run_hedged is hedge(), hedger::operator() and first_of() without the
+// checks.
 template <class R, class F>
-R run_hedged(const context& ctx, hedge_policy policy, F&& f,
-             hedge_hooks* hooks) {
+R run_hedged(const context& ctx, hedge_policy policy, F&& f, hedge_hooks* hooks,
+             bool start_all = false) {
   ctx.throw_if_done();
-  auto* state = new hedge_state<std::decay_t<F>, R>(ctx, policy, hooks,
-                                                    std::forward<F>(f));
+  auto* state = new hedge_state<std::decay_t<F>, R>(
+      ctx, policy, hooks, std::forward<F>(f), start_all);
   struct releaser {
     hedge_core* s;
     ~releaser() { s->unref(); }

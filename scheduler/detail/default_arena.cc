@@ -1,10 +1,14 @@
 #include "tbbx/scheduler/detail/default_arena.h"
 
 #include <oneapi/tbb/global_control.h>
-#include <oneapi/tbb/info.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
+#include <thread>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 namespace tbbx::detail {
 
@@ -13,7 +17,16 @@ namespace tbbx::detail {
 tbb::global_control* room_for_workers = nullptr;
 
 int patterns_concurrency() noexcept {
-  return std::max(1, tbb::info::default_concurrency());
+  // The CPUs this process may run on, as oneTBB counts them. Not
+  // tbb::info::default_concurrency(): it loads oneTBB's topology library
+  // (tbbbind), which AddressSanitizer refuses to load.
+#if defined(__linux__)
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof(mask), &mask) == 0) {
+    return std::max(1, CPU_COUNT(&mask));
+  }
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 tbb::task_arena& patterns_arena() {
