@@ -26,6 +26,15 @@ inline double percentile(std::vector<double>& samples, double q) {
   return samples[std::min(index, samples.size() - 1)];
 }
 
+// record_manual_time reports `latency` as the iteration's (manual) time
+// and keeps it as a sample in microseconds.
+inline void record_manual_time(benchmark::State& state,
+                               std::vector<double>& samples_us,
+                               Clock::duration latency) {
+  state.SetIterationTime(std::chrono::duration<double>(latency).count());
+  samples_us.push_back(micros(latency));
+}
+
 // report_latency adds p50/p90/p99/max counters (microseconds) to `state`.
 inline void report_latency(benchmark::State& state,
                            std::vector<double> samples_us) {

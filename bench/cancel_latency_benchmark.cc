@@ -48,8 +48,7 @@ void BM_CancelLatency_Tbbx(benchmark::State& state) {
     } catch (const tbbx::canceled_error&) {
     }
     const auto latency = Clock::now() - race.t0;
-    state.SetIterationTime(std::chrono::duration<double>(latency).count());
-    samples.push_back(micros(latency));
+    tbbx::bench::record_manual_time(state, samples, latency);
   }
   tbbx::bench::report_latency(state, std::move(samples));
 }
@@ -76,8 +75,7 @@ void BM_CancelLatency_TbbContextNoThrow(benchmark::State& state) {
         },
         tbb::simple_partitioner(), bound.native());
     const auto latency = Clock::now() - race.t0;
-    state.SetIterationTime(std::chrono::duration<double>(latency).count());
-    samples.push_back(micros(latency));
+    tbbx::bench::record_manual_time(state, samples, latency);
   }
   tbbx::bench::report_latency(state, std::move(samples));
 }
@@ -102,8 +100,7 @@ void BM_CancelLatency_RawOneTbb(benchmark::State& state) {
         },
         tbb::simple_partitioner(), native);
     const auto latency = Clock::now() - race.t0;
-    state.SetIterationTime(std::chrono::duration<double>(latency).count());
-    samples.push_back(micros(latency));
+    tbbx::bench::record_manual_time(state, samples, latency);
   }
   tbbx::bench::report_latency(state, std::move(samples));
 }

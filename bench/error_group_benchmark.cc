@@ -188,8 +188,7 @@ void BM_FirstError_ErrorGroup(benchmark::State& state) {
     } catch (const failure&) {
     }
     const auto latency = Clock::now() - thrown;
-    state.SetIterationTime(std::chrono::duration<double>(latency).count());
-    samples.push_back(micros(latency));
+    tbbx::bench::record_manual_time(state, samples, latency);
   }
   tbbx::bench::report_latency(state, std::move(samples));
 }
@@ -218,8 +217,7 @@ void BM_FirstError_TaskGroup(benchmark::State& state) {
     } catch (const failure&) {
     }
     const auto latency = Clock::now() - thrown;
-    state.SetIterationTime(std::chrono::duration<double>(latency).count());
-    samples.push_back(micros(latency));
+    tbbx::bench::record_manual_time(state, samples, latency);
   }
   tbbx::bench::report_latency(state, std::move(samples));
 }

@@ -41,16 +41,22 @@ void report(const char* title, const std::vector<tbbx::task_node>& nodes) {
 int main() {
   bool break_b = false;
   tbbx::task_graph g;
-  auto fetch = g.emplace([](const tbbx::context& c) { work(c, 2ms); }).name("fetch");
-  auto a = g.emplace([](const tbbx::context& c) { work(c, 3ms); }).name("compile a");
+  auto fetch =
+      g.emplace([](const tbbx::context& c) { work(c, 2ms); }).name("fetch");
+  auto a =
+      g.emplace([](const tbbx::context& c) { work(c, 3ms); }).name("compile a");
   auto b = g.emplace([&](const tbbx::context& c) {
               work(c, 3ms);
               if (break_b) throw std::runtime_error("b.cc:12: syntax error");
             }).name("compile b");
-  auto c = g.emplace([](const tbbx::context& c) { work(c, 3ms); }).name("compile c");
-  auto link = g.emplace([](const tbbx::context& c) { work(c, 2ms); }).name("link");
-  auto package = g.emplace([](const tbbx::context& c) { work(c, 1ms); }).name("package");
-  auto docs = g.emplace([](const tbbx::context& c) { work(c, 4ms); }).name("docs");
+  auto c =
+      g.emplace([](const tbbx::context& c) { work(c, 3ms); }).name("compile c");
+  auto link =
+      g.emplace([](const tbbx::context& c) { work(c, 2ms); }).name("link");
+  auto package =
+      g.emplace([](const tbbx::context& c) { work(c, 1ms); }).name("package");
+  auto docs =
+      g.emplace([](const tbbx::context& c) { work(c, 4ms); }).name("docs");
   fetch.precede(a, b, c);
   link.succeed(a, b, c);
   link.precede(package);
