@@ -14,6 +14,10 @@ void callback_registration::reset() noexcept {
 
 bool after_func_handle::stop() {
   if (state_ == nullptr) return false;
+  if (state_->never_runs) {
+    // Nothing was registered; only the first stop() kept f from running.
+    return !state_->stopped.exchange(true, std::memory_order_acq_rel);
+  }
   if (!detail::deregister_callback(detail::context_access::get(state_->ctx),
                                    state_.get())) {
     return false;
@@ -33,6 +37,12 @@ void after_func_state::launch(callback_node* cb) noexcept {
 
 void start_after_func(const std::shared_ptr<after_func_state>& state) {
   node* n = context_access::get(state->ctx);
+  if (!n->can_end()) {
+    // Go retains nothing here: f can never run, so nothing is queued (a
+    // queued state would also keep a without_cancel() node alive forever).
+    state->never_runs = true;
+    return;
+  }
   state->self = state;
   if (!register_callback(n, state.get())) after_func_state::launch(state.get());
 }

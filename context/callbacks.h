@@ -27,6 +27,7 @@
 #ifndef TBBX_CONTEXT_CALLBACKS_H_
 #define TBBX_CONTEXT_CALLBACKS_H_
 
+#include <atomic>
 #include <concepts>
 #include <memory>
 #include <type_traits>
@@ -104,6 +105,8 @@ struct after_func_state : callback_node {
 
   context ctx;
   std::shared_ptr<after_func_state> self;  // set while queued on ctx
+  bool never_runs = false;           // ctx can never end: nothing was queued
+  std::atomic<bool> stopped{false};  // for never_runs: stop() said true once
 };
 
 template <class F>

@@ -218,6 +218,19 @@ TEST(AfterFunc, RunsAtOnceOnADoneContextAndOnDeadlines) {
   EXPECT_FALSE(h1.stop());
 }
 
+// Go retains nothing for an AfterFunc on a context that can never end.
+TEST(AfterFunc, OnAContextThatCannotEndNothingIsKept) {
+  auto token = std::make_shared<int>(0);
+  for (int i = 0; i < 100; ++i) {
+    tbbx::after_func(background(), [token] {});
+    tbbx::after_func(tbbx::without_cancel(background()), [token] {});
+  }
+  EXPECT_EQ(token.use_count(), 1);
+  auto h = tbbx::after_func(background(), [] {});
+  EXPECT_TRUE(h.stop());
+  EXPECT_FALSE(h.stop());
+}
+
 TEST(AfterFunc, ConcurrentStopAndCancelDecideExactlyOnce) {
   for (int round = 0; round < 200; ++round) {
     auto [ctx, cancel] = tbbx::with_cancel(background());

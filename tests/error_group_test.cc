@@ -312,6 +312,20 @@ TEST(ErrorGroupLimit, BlockedGoersFromManyThreadsAllGetIn) {
   EXPECT_EQ(ran.load(), 800);
 }
 
+// A go() blocked at the limit and a finishing task racing: the slot must
+// reach the blocked caller (found by review: a wake-up could be lost).
+TEST(ErrorGroupLimit, ManySmallLimitedGroupsNeverLoseAWakeUp) {
+  const int rounds = tbbx::testing::under_sanitizer ? 2'000 : 20'000;
+  std::atomic<int> ran{0};
+  for (int round = 0; round < rounds; ++round) {
+    error_group g;
+    g.set_limit(1);
+    for (int i = 0; i < 4; ++i) g.go([&] { ran++; });
+    g.wait();
+  }
+  EXPECT_EQ(ran.load(), 4 * rounds);
+}
+
 TEST(ErrorGroupRace, ConcurrentGoFromManyThreads) {
   error_group g(background(), {.cancel_on_error = false});
   std::atomic<int> ran{0};

@@ -221,6 +221,18 @@ TEST(Hedge, AttemptsRunSideBySideWhileTheCallerBlocks) {
   EXPECT_TRUE(answer == 1 || answer == 2);  // either may claim the win
 }
 
+// A result that cannot be stored fails its attempt instead of deciding the
+// request with nothing to return (found by review: hedge() hung).
+TEST(Hedge, AResultThatCannotBeStoredIsTheAttemptsFailure) {
+  struct fragile {
+    fragile() = default;
+    fragile(const fragile&) { throw std::runtime_error("copy failed"); }
+  };
+  EXPECT_THROW(hedge(background(), {.delay = 1ms, .max_attempts = 2},
+                     [](const context&) { return fragile(); }),
+               tbbx::multi_error);
+}
+
 TEST(Hedger, LearnsTheDelayFromLatencies) {
   tbbx::hedger h({.quantile = 0.95, .initial_delay = 50ms});
   EXPECT_EQ(h.current_delay(), 50ms);

@@ -136,6 +136,23 @@ TEST(NestedGroups, NestedFailureStaysInsideWhenTheTaskHandlesIt) {
   EXPECT_TRUE(outer.errors().empty());
 }
 
+// A group nested under a group that is already done (as when a sibling's
+// error canceled it) still yields a real context when a handle needs one.
+TEST(NestedGroups, ANestedGroupUnderADoneGroupHasARealContext) {
+  static const tbbx::context_key<int> key("k");
+  auto [parent, cancel] =
+      tbbx::with_cancel(tbbx::with_value(background(), key, 3));
+  cancel();
+  error_group outer(parent);
+  error_group inner(outer.get_context());
+  context copy = inner.get_context();  // materializes a node
+  EXPECT_TRUE(copy.done());
+  EXPECT_EQ(*copy.value(key), 3);
+  auto [derived, cancel_derived] = tbbx::with_cancel(inner.get_context());
+  EXPECT_TRUE(derived.done());
+  inner.wait();  // nothing ran and nothing was skipped: no error
+}
+
 TEST(NestedGroups, LimitUnderNesting) {
   error_group outer;
   outer.set_limit(2);

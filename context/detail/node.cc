@@ -272,11 +272,24 @@ node* make_cancel_node(node* parent, time_point deadline,
   }
   // Scheduled under lock_ and only while live, so that finish(), which runs
   // after the node is marked done, always sees timer_scheduled_.
-  std::lock_guard lock(n->lock_);
-  if (!n->done()) {
-    n->refs_.fetch_add(1, std::memory_order_relaxed);
-    n->timer_scheduled_ = true;
-    timer_service::instance().schedule(n->timer_, deadline);
+  std::exception_ptr failure;
+  {
+    std::lock_guard lock(n->lock_);
+    if (!n->done()) {
+      n->refs_.fetch_add(1, std::memory_order_relaxed);
+      n->timer_scheduled_ = true;
+      try {
+        timer_service::instance().schedule(n->timer_, deadline);
+      } catch (...) {  // out of memory, or no timer thread
+        n->timer_scheduled_ = false;
+        n->refs_.fetch_sub(1, std::memory_order_relaxed);  // ours remains
+        failure = std::current_exception();
+      }
+    }
+  }
+  if (failure != nullptr) {
+    n->unref();  // unlinks it from the parent
+    std::rethrow_exception(failure);
   }
   return n;
 }

@@ -182,6 +182,10 @@ group_core::group_core(const context& parent, group_options options)
       limit_(options.limit) {
   if (group_core* p = parent_group(parent)) {
     if (!group_tree::link(p, this)) {
+      // The parent is done: this group never links, so it hangs its node
+      // (should one be needed) under the parent's, as a detached child does.
+      detached_parent_node_ = p->materialize();
+      detached_parent_node_->ref();
       group_tree::cancel(this, p->err_, p->cause_);
     }
   } else if (root_parent_node_->can_end()) {
@@ -289,74 +293,56 @@ bool group_core::try_take_slot(int limit) noexcept {
 
 void group_core::hand_off(d1::task& t) {
   const int limit = limit_.load(std::memory_order_relaxed);
-  for (;;) {
-    if (try_take_slot(limit)) {
-      spawn(t);
-      return;
-    }
-    slot_waiter me(t);
-    enqueue_waiter(me);
-    // A slot freed before we were visible to its releaser: take it back
-    // and retry, unless a releaser already took us (then it spawns `t`).
-    if (active_.load(std::memory_order_seq_cst) < limit && remove_waiter(me)) {
-      me.released.release();  // a wait_context must end at zero
-      continue;
-    }
-    // Runs other tasks (ours included) until a finishing task has spawned
-    // `t` and released us: progress even with no worker thread.
-    wait_in_arena(me.released);
+  if (try_take_slot(limit)) {
+    spawn(t);
     return;
   }
-}
-
-void group_core::enqueue_waiter(slot_waiter& w) {
+  slot_waiter me(t);
   {
+    // A limited group's slots are released under slot_mu_ (see
+    // task_finished), so a slot freed before we queue is seen here, and one
+    // freed after we queue is handed to us: no wake-up is lost.
     std::lock_guard lock(slot_mu_);
-    (last_waiter_ != nullptr ? last_waiter_->next : first_waiter_) = &w;
-    last_waiter_ = &w;
-  }
-  slot_waiter_count_.fetch_add(1, std::memory_order_seq_cst);
-}
-
-bool group_core::remove_waiter(slot_waiter& w) noexcept {
-  std::lock_guard lock(slot_mu_);
-  slot_waiter* previous = nullptr;
-  for (slot_waiter* p = first_waiter_; p != nullptr; p = p->next) {
-    if (p == &w) {
-      (previous != nullptr ? previous->next : first_waiter_) = w.next;
-      if (last_waiter_ == &w) last_waiter_ = previous;
-      slot_waiter_count_.fetch_sub(1, std::memory_order_seq_cst);
-      return true;
+    if (!try_take_slot(limit)) {
+      (last_waiter_ != nullptr ? last_waiter_->next : first_waiter_) = &me;
+      last_waiter_ = &me;
+      me.queued = true;
     }
-    previous = p;
   }
-  return false;
-}
-
-group_core::slot_waiter* group_core::pop_waiter() noexcept {
-  std::lock_guard lock(slot_mu_);
-  slot_waiter* w = first_waiter_;
-  if (w == nullptr) return nullptr;
-  first_waiter_ = w->next;
-  if (first_waiter_ == nullptr) last_waiter_ = nullptr;
-  slot_waiter_count_.fetch_sub(1, std::memory_order_seq_cst);
-  return w;
+  if (!me.queued) {
+    me.released.release();  // a wait_context must end at zero
+    spawn(t);
+    return;
+  }
+  // Runs other tasks (ours included) until a finishing task has spawned
+  // `t` and released us: progress even with no worker thread.
+  wait_in_arena(me.released);
 }
 
 void group_core::task_finished() noexcept {
-  if (limit_.load(std::memory_order_relaxed) >= 0 &&
-      slot_waiter_count_.load(std::memory_order_seq_cst) > 0) {
-    if (slot_waiter* w = pop_waiter()) {
-      // The slot passes straight to the waiter's task, spawned here so this
-      // thread runs it next; active_ is unchanged.
-      pending_.reserve();
-      spawn(*w->task);
-      w->released.release();  // its go() returns; `w` may now be gone
-      pending_.release();
-      return;
+  if (limit_.load(std::memory_order_relaxed) < 0) {
+    active_.fetch_sub(1, std::memory_order_release);
+    pending_.release();  // last: the group may be destroyed after this
+    return;
+  }
+  slot_waiter* w;
+  {
+    std::lock_guard lock(slot_mu_);
+    w = first_waiter_;
+    if (w != nullptr) {
+      first_waiter_ = w->next;
+      if (first_waiter_ == nullptr) last_waiter_ = nullptr;
+    } else {
+      active_.fetch_sub(1, std::memory_order_release);
     }
   }
-  active_.fetch_sub(1, std::memory_order_seq_cst);
+  if (w != nullptr) {
+    // The slot passes straight to the waiter's task, spawned here so this
+    // thread runs it next; active_ is unchanged.
+    pending_.reserve();
+    spawn(*w->task);
+    w->released.release();  // its go() returns; `w` may now be gone
+  }
   pending_.release();  // last: the group may be destroyed after this
 }
 

@@ -122,7 +122,8 @@ class group_core final : public context_source, public lazy_source {
     explicit slot_waiter(d1::task& t) noexcept : task(&t) {}
     d1::task* task;  // spawned by the slot's releaser
     d1::wait_context released{1};
-    slot_waiter* next = nullptr;
+    slot_waiter* next = nullptr;  // guarded by slot_mu_
+    bool queued = false;          // set under slot_mu_ by its own thread
   };
   struct parent_link : callback_node {
     explicit parent_link(group_core* g) noexcept;
@@ -134,9 +135,6 @@ class group_core final : public context_source, public lazy_source {
   void wait_in_arena(d1::wait_context& w);
   void finish() noexcept;
   bool try_take_slot(int limit) noexcept;
-  void enqueue_waiter(slot_waiter& w);
-  bool remove_waiter(slot_waiter& w) noexcept;
-  slot_waiter* pop_waiter() noexcept;
   void throw_if_skipped() const;
 
   // Immutable after construction.
@@ -161,7 +159,6 @@ class group_core final : public context_source, public lazy_source {
   d1::wait_context pending_{0};  // tasks admitted and not finished
   std::atomic<int> active_{0};   // the same count, readable
   std::atomic<int> limit_;       // < 0 unlimited; set while idle
-  std::atomic<int> slot_waiter_count_{0};
   std::mutex slot_mu_;
   slot_waiter* first_waiter_ = nullptr;  // FIFO; guarded by slot_mu_
   slot_waiter* last_waiter_ = nullptr;   // guarded by slot_mu_

@@ -79,10 +79,28 @@ void hedge_core::start() {
       return;
     }
   }
-  std::lock_guard lock(mu_);
-  const clock::time_point now = clock::now();
-  while (start_next_locked(now) && start_all_) {
+  bool all_failed;
+  {
+    std::lock_guard lock(mu_);
+    const clock::time_point now = clock::now();
+    bool started;
+    do {
+      started = start_next_locked(now);
+    } while (started && start_all_);
+    all_failed = !started && settle_if_all_failed_locked();
   }
+  if (all_failed) publish_failed();
+}
+
+bool hedge_core::settle_if_all_failed_locked() noexcept {
+  if (decided_ || completed_ != started_) return false;
+  decide_locked(-1);  // nothing running and nothing left to start
+  return true;
+}
+
+void hedge_core::publish_failed() noexcept {
+  phase_.store(failed, std::memory_order_release);
+  phase_.notify_all();
 }
 
 bool hedge_core::start_next_locked(clock::time_point now) {
@@ -110,10 +128,11 @@ bool hedge_core::start_next_locked(clock::time_point now) {
       enqueue_task(std::move(attempt));
     }
   } catch (...) {
-    // The attempt could not even be queued: it failed.
+    // The attempt could not even be queued: it failed, and nothing runs it.
     errors_[static_cast<std::size_t>(index)] = std::current_exception();
     ++completed_;
     unref();
+    return false;
   }
   return true;
 }
@@ -128,18 +147,25 @@ void hedge_core::arm_timer_locked(clock::time_point when) {
 }
 
 void hedge_core::fire() noexcept {
+  bool all_failed = false;
   {
     std::lock_guard lock(mu_);
     timer_armed_ = false;
     if (!decided_) {
       const clock::time_point now = clock::now();
       if (now + kTimerSlack >= next_due_) {
-        start_next_locked(now);
+        bool started = false;
+        try {
+          started = start_next_locked(now);
+        } catch (...) {
+        }
+        all_failed = !started && settle_if_all_failed_locked();
       } else {
         arm_timer_locked(next_due_);
       }
     }
   }
+  if (all_failed) publish_failed();
   unref();  // the timer's
 }
 
@@ -180,15 +206,9 @@ void hedge_core::record_failure(int index, std::exception_ptr e) noexcept {
       started = start_next_locked(clock::now());  // at once after a failure
     } catch (...) {
     }
-    if (!started && completed_ == started_) {
-      decide_locked(-1);  // nothing running and nothing left to start
-      all_failed = true;
-    }
+    all_failed = !started && settle_if_all_failed_locked();
   }
-  if (all_failed) {
-    phase_.store(failed, std::memory_order_release);
-    phase_.notify_all();
-  }
+  if (all_failed) publish_failed();
 }
 
 bool hedge_core::try_win(int index) noexcept {

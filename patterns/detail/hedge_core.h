@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <type_traits>
@@ -114,6 +115,11 @@ class hedge_core {
   bool start_next_locked(std::chrono::steady_clock::time_point now);
   void arm_timer_locked(std::chrono::steady_clock::time_point when);
   void decide_locked(int winner) noexcept;
+  // settle_if_all_failed_locked decides the request failed when no attempt
+  // runs and none was just started; the caller then calls publish_failed
+  // without the lock.
+  bool settle_if_all_failed_locked() noexcept;
+  void publish_failed() noexcept;
   void fire() noexcept;
   void finish_caller() noexcept;
 
@@ -175,9 +181,11 @@ class hedge_state final : public hedge_core {
       call(attempt, index);
       if (try_win(index)) publish_win();
     } else {
-      R value = call(attempt, index);
+      // Stored before the win is claimed: a result whose move throws is
+      // this attempt's failure, not a decided request with no result.
+      auto staged = std::make_unique<R>(call(attempt, index));
       if (try_win(index)) {
-        result_.emplace(std::move(value));
+        result_ = std::move(staged);  // noexcept
         publish_win();
       }
     }
@@ -185,7 +193,7 @@ class hedge_state final : public hedge_core {
 
   const F f_;  // called concurrently by the attempts
   struct nothing {};
-  std::optional<std::conditional_t<std::is_void_v<R>, nothing, R>> result_;
+  std::unique_ptr<std::conditional_t<std::is_void_v<R>, nothing, R>> result_;
 };
 
 // run_hedged is hedge(), hedger::operator() and first_of() without the

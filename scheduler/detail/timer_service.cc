@@ -51,9 +51,9 @@ timer_service& timer_service::instance() {
 void timer_service::schedule(timer_entry& e,
                              std::chrono::steady_clock::time_point when) {
   std::lock_guard lock(mu_);
+  if (!started_) start_locked();  // may throw; nothing has changed yet
   e.when = when;
   push_locked(&e);
-  if (!started_) start_locked();
   if (when < sleeping_until_) {
     sleeping_until_ = when;
     wake_.notify_one();
@@ -80,8 +80,8 @@ std::thread::id timer_service::thread_id() const noexcept {
 }
 
 void timer_service::start_locked() {
-  started_ = true;
   thread_ = std::thread([this] { run(); });
+  started_ = true;  // only once the thread exists: a failed start can retry
 }
 
 void timer_service::shutdown() {
