@@ -49,11 +49,13 @@ namespace detail {
 // arena::execute and by tasks tbbx runs in an arena), or null.
 extern constinit thread_local const tbb::task_arena* current_native_arena;
 
+// arena_scope names `a` as this thread's arena until it ends; a null `a`
+// leaves the current one as it is.
 class arena_scope {
  public:
   explicit arena_scope(const tbb::task_arena* a) noexcept
       : saved_(current_native_arena) {
-    current_native_arena = a;
+    if (a != nullptr) current_native_arena = a;
   }
   ~arena_scope() { current_native_arena = saved_; }
   arena_scope(const arena_scope&) = delete;

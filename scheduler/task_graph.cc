@@ -30,7 +30,7 @@ struct graph_run {
     cancel = std::move(cancel_run);
   }
 
-  void spawn(graph_node& n) noexcept { d1::spawn(n, scheduling_context()); }
+  void spawn(graph_node& n) noexcept { d1::spawn(n, sched); }
 
   const failure_policy policy;
   const bool counting_up;            // see graph_node::pending
@@ -42,6 +42,7 @@ struct graph_run {
   std::exception_ptr first_error;     // written by `failed`'s winner
   std::atomic<bool> poisoned{false};  // some upstream_failed was set
   d1::wait_context outstanding;       // nodes not yet run or skipped
+  tbb::task_group_context& sched = scheduling_context();  // looked up once
 };
 
 // run_node runs (or skips) one node and returns the successor it made ready
@@ -255,7 +256,7 @@ void task_graph::run_on(const context& ctx, tbb::task_arena* where,
     for (auto& n : nodes_) {
       if (n.predecessors == 0) r.spawn(n);
     }
-    tbb::detail::d1::wait(r.outstanding, detail::scheduling_context());
+    tbb::detail::d1::wait(r.outstanding, r.sched);
   };
   if (where != nullptr && detail::current_native_arena != where) {
     where->execute([&] {

@@ -179,6 +179,7 @@ group_core::group_core(const context& parent, group_options options)
       slot_(context_access::lazy(this)),
       cancel_on_error_(options.cancel_on_error),
       arena_(options.arena != nullptr ? &options.arena->native() : nullptr),
+      sched_(scheduling_context()),
       limit_(options.limit) {
   if (group_core* p = parent_group(parent)) {
     if (!group_tree::link(p, this)) {
@@ -367,22 +368,22 @@ void group_core::wait_tasks(const char* caller) {
 
 void group_core::spawn(d1::task& t) noexcept {
   if (arena_ == nullptr || current_native_arena == arena_) {
-    d1::spawn(t, scheduling_context());
+    d1::spawn(t, sched_);
   } else {
-    tbb::detail::r1::enqueue(t, scheduling_context(), arena_);
+    tbb::detail::r1::enqueue(t, sched_, arena_);
   }
 }
 
 void group_core::wait_in_arena(d1::wait_context& w) {
   if (arena_ == nullptr || current_native_arena == arena_) {
-    d1::wait(w, scheduling_context());
+    d1::wait(w, sched_);
     return;
   }
   // Join the group's arena to help; if it has no free slot, a worker runs
   // the wait for us (and helps) while this thread waits for it.
   arena_->execute([&] {
     arena_scope scope(arena_);
-    d1::wait(w, scheduling_context());
+    d1::wait(w, sched_);
   });
 }
 

@@ -143,7 +143,8 @@ class group_core final : public context_source, public lazy_source {
   const node* values_node_;       // see lazy_source::values_node
   const context slot_;            // the lazy handle get_context() returns
   const bool cancel_on_error_;
-  tbb::task_arena* const arena_;  // null: the caller's current arena
+  tbb::task_arena* const arena_;    // null: the caller's current arena
+  tbb::task_group_context& sched_;  // scheduling_context(), looked up once
 
   // The cancellation tree (see the file comment).
   mutable spin_lock tree_lock_;
@@ -204,8 +205,7 @@ class group_task final : public d1::task {
   d1::task* execute(d1::execution_data& ed) override {
     // The scope covers finalize too, so that a task it hands a slot to is
     // spawned locally.
-    arena_scope scope(core_.native_arena() != nullptr ? core_.native_arena()
-                                                      : current_native_arena);
+    arena_scope scope(core_.native_arena());
     run_guarded(core_, f_);
     finalize(ed);
     return nullptr;

@@ -82,10 +82,9 @@ void hedge_core::start() {
   bool all_failed;
   {
     std::lock_guard lock(mu_);
-    const clock::time_point now = clock::now();
     bool started;
     do {
-      started = start_next_locked(now);
+      started = start_next_locked();
     } while (started && start_all_);
     all_failed = !started && settle_if_all_failed_locked();
   }
@@ -103,8 +102,7 @@ void hedge_core::publish_failed() noexcept {
   phase_.notify_all();
 }
 
-bool hedge_core::start_next_locked(clock::time_point now) {
-  (void)now;
+bool hedge_core::start_next_locked() {
   if (decided_ || hedging_stopped_ || started_ >= policy_.max_attempts ||
       attempts_.done()) {  // the parent ended: nothing new starts
     return false;
@@ -156,7 +154,7 @@ void hedge_core::fire() noexcept {
       if (now + kTimerSlack >= next_due_) {
         bool started = false;
         try {
-          started = start_next_locked(now);
+          started = start_next_locked();
         } catch (...) {
         }
         all_failed = !started && settle_if_all_failed_locked();
@@ -203,7 +201,7 @@ void hedge_core::record_failure(int index, std::exception_ptr e) noexcept {
     if (decided_) return;
     bool started = false;
     try {
-      started = start_next_locked(clock::now());  // at once after a failure
+      started = start_next_locked();  // at once after a failure
     } catch (...) {
     }
     all_failed = !started && settle_if_all_failed_locked();

@@ -23,7 +23,6 @@
 #include <exception>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -112,7 +111,7 @@ class hedge_core {
   void run_attempt(int index) noexcept;
   void record_failure(int index, std::exception_ptr e) noexcept;
   // Each returns with mu_ held by the caller.
-  bool start_next_locked(std::chrono::steady_clock::time_point now);
+  bool start_next_locked();
   void arm_timer_locked(std::chrono::steady_clock::time_point when);
   void decide_locked(int winner) noexcept;
   // settle_if_all_failed_locked decides the request failed when no attempt

@@ -21,17 +21,15 @@ bool realtime_allowed_by_environment() {
 // raise_timer_thread_priority makes the timer thread preempt busy threads
 // when a deadline is due. Priority 1 is the lowest real-time level: enough
 // to run before every ordinary thread, and below any real-time thread the
-// application has of its own. Returns whether SCHED_FIFO was granted.
-bool raise_timer_thread_priority() {
+// application has of its own. Without the permission it stays ordinary.
+void raise_timer_thread_priority() {
 #if defined(__linux__)
   // The default 50 us slack would round every sub-millisecond hedge delay.
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-  if (!realtime_allowed_by_environment()) return false;
+  if (!realtime_allowed_by_environment()) return;
   sched_param param{};
   param.sched_priority = 1;
-  return pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0;
-#else
-  return false;
+  pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
 #endif
 }
 
@@ -69,16 +67,6 @@ bool timer_service::cancel(timer_entry& e) noexcept {
   return true;
 }
 
-bool timer_service::realtime() const noexcept {
-  std::lock_guard lock(mu_);
-  return realtime_;
-}
-
-std::thread::id timer_service::thread_id() const noexcept {
-  std::lock_guard lock(mu_);
-  return thread_.get_id();
-}
-
 void timer_service::start_locked() {
   thread_ = std::thread([this] { run(); });
   started_ = true;  // only once the thread exists: a failed start can retry
@@ -95,9 +83,8 @@ void timer_service::shutdown() {
 }
 
 void timer_service::run() {
-  const bool realtime = raise_timer_thread_priority();
+  raise_timer_thread_priority();
   std::unique_lock lock(mu_);
-  realtime_ = realtime;
   while (!stopping_) {
     if (heap_.empty()) {
       sleeping_until_ = std::chrono::steady_clock::time_point::max();

@@ -62,12 +62,6 @@ class timer_service {
   // to fire (its `fire` may be running on the timer thread right now).
   bool cancel(timer_entry& e) noexcept;
 
-  // realtime reports whether the timer thread got SCHED_FIFO priority.
-  bool realtime() const noexcept;
-
-  // thread_id is the timer thread's id (default-constructed before start).
-  std::thread::id thread_id() const noexcept;
-
   timer_service(const timer_service&) = delete;
   timer_service& operator=(const timer_service&) = delete;
 
@@ -94,7 +88,6 @@ class timer_service {
       std::chrono::steady_clock::time_point::max();  // guarded by mu_
   bool started_ = false;                             // guarded by mu_
   bool stopping_ = false;                            // guarded by mu_
-  bool realtime_ = false;                            // guarded by mu_
   std::thread thread_;  // started under mu_, joined at exit
 };
 
