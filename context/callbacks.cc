@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tbbx/context/callbacks.h"
 
-#include "tbbx/scheduler/detail/default_arena.h"
+#include "tbbx/context/detail/default_arena.h"
 
 namespace tbbx {
 
@@ -29,10 +30,27 @@ bool after_func_handle::stop() {
 namespace detail {
 
 void after_func_state::launch(callback_node* cb) noexcept {
+  // Not timer-safe (it calls into oneTBB): on a deadline it runs on the
+  // deferred runner. `self` passes from the list to the task.
   auto* state = static_cast<after_func_state*>(cb);
-  // Taking `self` ends the list's ownership; the task now owns the state.
-  std::shared_ptr<after_func_state> owned = std::move(state->self);
-  enqueue_task([owned = std::move(owned)] { owned->run(); });
+  try {
+    enqueue_in(default_arena(), *state, scheduling_context());
+  } catch (...) {
+    // oneTBB could not take the task: run f here rather than lose it.
+    std::shared_ptr<after_func_state> owned = std::move(state->self);
+    owned->run();
+  }
+}
+
+tbb_task* after_func_state::execute(task_execution&) {
+  std::shared_ptr<after_func_state> owned = std::move(self);
+  owned->run();
+  return nullptr;  // `owned` may free this task on return
+}
+
+tbb_task* after_func_state::cancel(task_execution& ed) {
+  // The scheduling context is never canceled; run anyway.
+  return execute(ed);
 }
 
 void start_after_func(const std::shared_ptr<after_func_state>& state) {

@@ -1,14 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
 // Callbacks on a context's end: on_done (like std::stop_callback) and
 // after_func (Go's context.AfterFunc).
 //
+// clang-format off
 //   auto reg = tbbx::on_done(ctx, [&] { socket.shutdown(); });
-//   ...                        // reg's destructor deregisters
+//   // ... reg's destructor deregisters
 //   auto h = tbbx::after_func(ctx, [] { flush_logs(); });  // runs as a task
 //   if (h.stop()) { /* flush_logs will not run */ }
+// clang-format on
 //
 // on_done's callback runs once, synchronously, on the thread that makes the
-// context done: the canceling thread, or the timer thread for a deadline. If
-// the context is done already it runs at once on the registering thread.
+// context done (the canceling thread), before that thread's cancel returns.
+// For a context ended by its deadline it runs on tbbx's deferred runner, a
+// normal-priority thread, right after the timer marks the context done: the
+// real-time timer thread never runs user code (see <tbbx/context/timer.h>).
+// If the context is done already it runs at once on the registering thread.
 // Keep such callbacks short and non-blocking, and do not let them throw (an
 // exception calls std::terminate, as with std::stop_callback). A callback may
 // cancel other contexts (its parent, children, unrelated ones) and register
@@ -16,7 +22,10 @@
 //
 // after_func's function runs as its own oneTBB task on tbbx's default arena
 // after the context is done, so it may block or take long. It must not throw
-// (std::terminate, like a bare task_arena::enqueue functor).
+// (std::terminate, like a bare task_arena::enqueue functor). The task is
+// made when after_func is called, so launching it allocates nothing; if
+// oneTBB cannot take it, the function runs on the thread that ended the
+// context instead: it is never lost.
 //
 // Lifetime. A callback_registration keeps the context's node alive and
 // deregisters in its destructor; if the callback is running on another
@@ -27,6 +36,9 @@
 #ifndef TBBX_CONTEXT_CALLBACKS_H_
 #define TBBX_CONTEXT_CALLBACKS_H_
 
+#include "tbbx/context/detail/config.h"
+#if TBBX_CPLUSPLUS >= 202002L  // otherwise config.h's #error is all
+
 #include <atomic>
 #include <concepts>
 #include <memory>
@@ -34,12 +46,13 @@
 #include <utility>
 
 #include "tbbx/context/context.h"
+#include "tbbx/context/detail/tbb_adapter.h"
 
 namespace tbbx {
 
 // callback_registration owns one on_done callback. Move-only. A
 // default-constructed or moved-from registration owns nothing.
-class callback_registration {
+class TBBX_API callback_registration {
  public:
   callback_registration() noexcept = default;
   callback_registration(callback_registration&& other) noexcept
@@ -95,16 +108,18 @@ struct callback_holder final : callback_node {
 };
 
 // after_func_state is shared by an after_func's handles and, while pending,
-// by the context's callback list (through `self`).
-struct after_func_state : callback_node {
+// by the context's callback list and then by its task (through `self`).
+struct TBBX_API after_func_state : callback_node, tbb_task {
   after_func_state() noexcept : callback_node(&launch) {}
   virtual ~after_func_state() = default;
   virtual void run() noexcept = 0;
 
   static void launch(callback_node* cb) noexcept;
+  tbb_task* execute(task_execution&) override;
+  tbb_task* cancel(task_execution&) override;
 
   context ctx;
-  std::shared_ptr<after_func_state> self;  // set while queued on ctx
+  std::shared_ptr<after_func_state> self;  // set while queued or launched
   bool never_runs = false;           // ctx can never end: nothing was queued
   std::atomic<bool> stopped{false};  // for never_runs: stop() said true once
 };
@@ -119,7 +134,7 @@ struct after_func_impl final : after_func_state {
 
 // start_after_func queues `state` on its context, or launches it at once if
 // the context is done already.
-void start_after_func(const std::shared_ptr<after_func_state>& state);
+TBBX_API void start_after_func(const std::shared_ptr<after_func_state>& state);
 
 }  // namespace detail
 
@@ -134,7 +149,7 @@ template <class F>
                 "arguments");
   if (ctx.done()) {
     std::decay_t<F> fn(std::forward<F>(f));
-    fn();
+    [&]() noexcept { fn(); }();  // a throwing callback terminates, always
     return {};
   }
   detail::node* n = detail::context_access::get(ctx);
@@ -142,7 +157,7 @@ template <class F>
   using holder = detail::callback_holder<std::decay_t<F>>;
   auto* cb = new holder(std::forward<F>(f));
   if (!detail::register_callback(n, cb)) {
-    cb->fn();
+    holder::invoke_holder(cb);
     holder::destroy(cb);
     return {};
   }
@@ -152,7 +167,7 @@ template <class F>
 
 // after_func_handle refers to one after_func registration; copies refer to
 // the same one. Dropping every handle does not cancel the function.
-class after_func_handle {
+class TBBX_API after_func_handle {
  public:
   after_func_handle() noexcept = default;
 
@@ -186,5 +201,7 @@ after_func_handle after_func(const context& ctx, F&& f) {
 }
 
 }  // namespace tbbx
+
+#endif  // TBBX_CPLUSPLUS >= 202002L
 
 #endif  // TBBX_CONTEXT_CALLBACKS_H_

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tbbx::context: Go's context.Context for C++ and oneTBB.
 //
 // A context carries a cancellation signal, an optional deadline and
@@ -6,11 +7,19 @@
 // or at its deadline, whichever comes first. Canceling a child never touches
 // its parent or siblings.
 //
-//   auto [ctx, cancel] = tbbx::with_timeout(tbbx::background(), 50ms);
-//   tbbx::parallel_for(ctx, tbb::blocked_range<int>(0, n), [&](auto& r) {
-//     for (int i = r.begin(); i != r.end() && !ctx.done(); ++i) work(i);
-//   });                       // throws ctx.cause() if cut short
-//   cancel();                 // releases the timer at once
+// clang-format off
+//   tbbx::cancelable_context c = tbbx::with_timeout(tbbx::background(), 50ms);
+//   tbbx::parallel_for(c.ctx, tbb::blocked_range<int>(0, n), [&](auto& r) {
+//     for (int i = r.begin(); i != r.end() && !c.ctx.done(); ++i) work(i);
+//   });                       // throws c.ctx.cause() if cut short
+//   c.cancel();               // releases the timer at once
+// clang-format on
+//
+// The examples keep the returned cancelable_context whole and use its
+// members `ctx` and `cancel`. `auto [ctx, cancel] = with_cancel(parent);`
+// works too, but a lambda cannot capture a structured binding before
+// clang 16 (write `[&ctx = ctx]` there); naming the struct compiles
+// everywhere.
 //
 // A `context` is one pointer to an immutable, reference-counted node: copy
 // it freely, pass it as `const context&` (first parameter, named `ctx`).
@@ -23,22 +32,48 @@
 // released when it is canceled or when its last handle (context or
 // cancel_func) goes away; a long-lived parent never accumulates dead
 // children. A cancel_func cancels when destroyed, so keep it as long as the
-// context is in use: `auto [ctx, cancel] = with_cancel(parent);`. Trees of
+// context is in use: `cancelable_context c = with_cancel(parent);`. Trees of
 // any depth are created, canceled and destroyed with bounded stack.
 //
 // Deadlines fire from the process-wide timer thread (see
-// <tbbx/scheduler/detail/timer_service.h>): nobody polls the clock.
+// <tbbx/context/timer.h>): nobody polls the clock. A timeout or wait so long
+// that now() + d would overflow means "never", as in Go.
+//
+// Which concurrency primitive is used where, and why (the rules the whole
+// context core keeps):
+//  - pi_lock (a 4-byte futex lock with priority inheritance) guards every
+//    structure the real-time timer thread touches: each node's child and
+//    callback lists, and the timer wheel. Critical sections are a few
+//    pointer writes; a preempted holder is boosted, never spun on.
+//  - One atomic word per node says done; done() is one acquire load.
+//    Waiting on a context is a futex wait on that word (no callback, no
+//    allocation); waiters are woken once the subtree below is done.
+//  - Callbacks (on_done, after_func, the watches of blocking waits) run
+//    with no lock held. Those of tbbx's own blocking waits only notify a
+//    waiter (an atomic exchange and a wake), so they may run on the timer
+//    thread; user callbacks of a context ended by its deadline run on the
+//    deferred runner, a normal-priority thread.
+//  - Blocking waits (detail/await.h) sleep on a futex, or suspend the task
+//    (oneTBB's resumable tasks) when called from a tbbx task, so that a
+//    worker is never lost to a wait; waits for other tasks of a group or
+//    graph use oneTBB's wait_context and help run tasks meanwhile.
+//  - std::mutex only where no tbbx-internal thread ever waits on it (a
+//    semaphore's or single_flight's own state).
 #ifndef TBBX_CONTEXT_CONTEXT_H_
 #define TBBX_CONTEXT_CONTEXT_H_
 
+#include "tbbx/context/detail/config.h"
+#if TBBX_CPLUSPLUS >= 202002L  // otherwise config.h's #error is all
+
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <system_error>
 #include <type_traits>
 #include <utility>
 
-#include "tbbx/context/detail/lazy_source.h"
+#include "tbbx/context/detail/config.h"
 #include "tbbx/context/detail/node.h"
 #include "tbbx/context/errors.h"
 
@@ -49,6 +84,17 @@ class cancel_func;
 
 namespace detail {
 struct context_access;
+
+// deadline_after is now() + d, saturated: a duration so large that the sum
+// would overflow means "never" (time_point::max()).
+inline time_point deadline_after(
+    std::chrono::steady_clock::duration d) noexcept {
+  // steady_clock counts from boot, so now() >= 0 and only a positive d can
+  // overflow.
+  const time_point now = std::chrono::steady_clock::now();
+  if (d > time_point::max() - now) return time_point::max();
+  return now + d;
+}
 }  // namespace detail
 
 // context_key names one value slot. Its identity is its address, so two keys
@@ -72,9 +118,12 @@ class context_key {
 // context is a cheap, copyable, thread-safe handle on a node of the context
 // tree. A default-constructed context is background(). A moved-from context
 // is background().
-class context {
+class TBBX_API context {
  public:
   context() noexcept : bits_(to_bits(detail::background_node())) {}
+  // Copying an error_group's context creates the group's node on first use;
+  // if that allocation fails, std::terminate is called (handles are
+  // noexcept).
   context(const context& other) noexcept : bits_(other.shared_bits()) {}
   context(context&& other) noexcept
       : bits_(other.is_lazy()
@@ -98,23 +147,22 @@ class context {
   ~context() { release(); }
 
   // done reports whether the context has ended. One acquire load.
-  bool done() const noexcept {
-    return is_lazy() ? as_lazy()->done() : as_node()->done();
-  }
+  bool done() const noexcept { return tree()->done(); }
 
   // err is {} until done, then errc::canceled or errc::deadline_exceeded,
   // fixed forever.
   std::error_code err() const noexcept {
     if (!done()) return {};
-    return make_error_code(is_lazy() ? as_lazy()->err() : as_node()->err());
+    return make_error_code(tree()->err());
   }
 
   // cause is null until done; then the exception given to cancel, or else a
   // canceled_error / deadline_exceeded_error (or the cause given to
-  // with_deadline) matching err().
+  // with_deadline) matching err(). Fixed forever, and the same through
+  // every handle on this context.
   std::exception_ptr cause() const noexcept {
     if (!done()) return nullptr;
-    return is_lazy() ? as_lazy()->cause() : as_node()->cause();
+    return tree()->cause();
   }
 
   // throw_if_done rethrows cause() when done; otherwise does nothing.
@@ -125,7 +173,7 @@ class context {
   // deadline is the earliest deadline in the chain, if any.
   std::optional<std::chrono::steady_clock::time_point> deadline()
       const noexcept {
-    const detail::time_point d = values_start()->deadline();
+    const detail::time_point d = tree()->values_node()->deadline();
     if (d == detail::no_deadline) return std::nullopt;
     return d;
   }
@@ -134,23 +182,24 @@ class context {
   // the chain, or nullptr. The pointer lives as long as this context.
   template <class T>
   const T* value(const context_key<T>& key) const noexcept {
-    for (const detail::node* n = values_start(); n != nullptr;
-         n = n->parent()) {
-      if (n->key() == &key) return static_cast<const T*>(n->value());
-    }
-    return nullptr;
+    return static_cast<const T*>(
+        detail::find_value(tree()->values_node(), &key));
   }
 
-  // wait blocks until done() without polling. On a context that can never
-  // end (background(), without_cancel()) it blocks forever.
-  void wait() const { is_lazy() ? as_lazy()->wait() : as_node()->wait(); }
+  // wait blocks until done() without polling and without registering
+  // anything on the context. On a context that can never end
+  // (background(), without_cancel()) it blocks forever.
+  void wait() const noexcept { tree()->wait(); }
 
   // wait_for and wait_until block until done() or the time passes, and
-  // return done().
-  bool wait_for(std::chrono::steady_clock::duration d) const {
-    return wait_until(std::chrono::steady_clock::now() + d);
+  // return done(): false only once the time has passed. A duration too
+  // large to add to now() waits forever.
+  bool wait_for(std::chrono::steady_clock::duration d) const noexcept {
+    return wait_until(detail::deadline_after(d));
   }
-  bool wait_until(std::chrono::steady_clock::time_point t) const;
+  bool wait_until(std::chrono::steady_clock::time_point t) const noexcept {
+    return tree()->wait_until(t);
+  }
 
   // Two contexts are equal when they are handles on the same context.
   friend bool operator==(const context& a, const context& b) noexcept {
@@ -161,8 +210,8 @@ class context {
   friend struct detail::context_access;
 
   // The word is a detail::node* holding one reference, or, with the low bit
-  // set, a detail::lazy_source* holding none (the source outlives the
-  // handle; see lazy_source.h).
+  // set, a lazy tree node (an error_group) holding none: it outlives the
+  // handles it gives out, and copies are made on its node.
   static constexpr std::uintptr_t lazy_bit = 1;
 
   explicit context(std::uintptr_t bits) noexcept : bits_(bits) {}
@@ -170,29 +219,22 @@ class context {
     return reinterpret_cast<std::uintptr_t>(p);
   }
   bool is_lazy() const noexcept { return (bits_ & lazy_bit) != 0; }
+  // tree is the tree node behind the handle, lazy or not; no branch.
+  detail::tree_node* tree() const noexcept {
+    return reinterpret_cast<detail::tree_node*>(bits_ & ~lazy_bit);
+  }
   detail::node* as_node() const noexcept {
     return reinterpret_cast<detail::node*>(bits_);
   }
-  const detail::lazy_source* as_lazy() const noexcept {
-    return reinterpret_cast<const detail::lazy_source*>(bits_ & ~lazy_bit);
-  }
-  // node_or_materialize is the node behind this handle, creating a lazy
-  // source's node if needed; no reference is taken.
-  detail::node* node_or_materialize() const noexcept {
-    return is_lazy() ? as_lazy()->materialize() : as_node();
-  }
   // shared_bits is the word for a new handle on this context.
   std::uintptr_t shared_bits() const noexcept {
-    detail::node* n = node_or_materialize();
+    detail::node* n = tree()->materialize();
     n->ref();
     return to_bits(n);
   }
-  const detail::node* values_start() const noexcept {
-    return is_lazy() ? as_lazy()->values_node() : as_node();
-  }
   std::uintptr_t identity() const noexcept {
     if (!is_lazy()) return bits_;
-    const detail::node* n = as_lazy()->materialized();
+    const detail::node* n = tree()->existing_node();
     return n != nullptr ? to_bits(n) : bits_;
   }
   void release() noexcept {
@@ -203,13 +245,14 @@ class context {
 };
 
 // background returns the root context: never done, no deadline, no values.
-context background() noexcept;
+TBBX_API context background() noexcept;
 
 // cancel_func ends its context with errc::canceled. Calling it does not wait
-// for the work under the context to stop. After the first call, later calls
-// (and a deadline) change nothing. It is move-only; a moved-from or
+// for the work under the context to stop, but when it returns the context
+// and every context derived from it are done. After the first call, later
+// calls (and a deadline) change nothing. It is move-only; a moved-from or
 // default-constructed cancel_func does nothing.
-class cancel_func {
+class TBBX_API cancel_func {
  public:
   cancel_func() noexcept = default;
   cancel_func(cancel_func&& other) noexcept
@@ -230,7 +273,7 @@ class cancel_func {
   // operator()(cause) cancels; cause() then returns this very exception_ptr
   // (a null cause is the same as operator()()).
   void operator()(std::exception_ptr cause) const noexcept {
-    if (node_ != nullptr && !node_->done()) {
+    if (node_ != nullptr) {
       detail::cancel_node(node_, errc::canceled, std::move(cause));
     }
   }
@@ -256,7 +299,9 @@ class cancel_func {
 };
 
 // cancelable_context is what with_cancel, with_deadline and with_timeout
-// return; it decomposes as `auto [ctx, cancel] = with_cancel(parent);`.
+// return: keep it whole (`c.ctx`, `c.cancel()`), or decompose it as
+// `auto [ctx, cancel] = with_cancel(parent);` where no lambda captures the
+// bindings (clang before 16 rejects that).
 struct cancelable_context {
   context ctx;
   cancel_func cancel;
@@ -265,20 +310,22 @@ struct cancelable_context {
 // with_cancel returns a child of `parent` that also ends when `cancel` is
 // called. If parent is done already, the child is done at once with the
 // parent's err() and cause().
-[[nodiscard]] cancelable_context with_cancel(const context& parent);
+[[nodiscard]] TBBX_API cancelable_context with_cancel(const context& parent);
 
 // with_deadline returns a child that also ends at `d` with
 // errc::deadline_exceeded and cause `cause` (deadline_exceeded_error if
-// null). A deadline in the past gives a context that is done at once. If the
-// parent's deadline is earlier, the child keeps the parent's (and its cause).
-[[nodiscard]] cancelable_context with_deadline(
-    const context& parent, std::chrono::steady_clock::time_point d,
-    std::exception_ptr cause = nullptr);
+// null). A deadline in the past gives a context that is done at once;
+// time_point::max() is no deadline. If the parent's deadline is earlier,
+// the child keeps the parent's (and its cause).
+[[nodiscard]] TBBX_API cancelable_context
+with_deadline(const context& parent, std::chrono::steady_clock::time_point d,
+              std::exception_ptr cause = nullptr);
 
-// with_timeout is with_deadline(parent, steady_clock::now() + t, cause).
-[[nodiscard]] cancelable_context with_timeout(
-    const context& parent, std::chrono::steady_clock::duration t,
-    std::exception_ptr cause = nullptr);
+// with_timeout is with_deadline(parent, steady_clock::now() + t, cause),
+// saturated: a timeout too large to add to now() is no deadline.
+[[nodiscard]] TBBX_API cancelable_context
+with_timeout(const context& parent, std::chrono::steady_clock::duration t,
+             std::exception_ptr cause = nullptr);
 
 // with_value returns a child that carries `value` under `key` and otherwise
 // behaves as `parent` (it ends with it). Use values for request-scoped data
@@ -290,28 +337,25 @@ template <class T>
 
 // without_cancel returns a context that keeps parent's values but is never
 // done and has no deadline, for work that must outlive the request.
-[[nodiscard]] context without_cancel(const context& parent);
+[[nodiscard]] TBBX_API context without_cancel(const context& parent);
 
 namespace detail {
 
 // context_access lets tbbx internals reach the node behind a handle.
 struct context_access {
-  // get returns the node behind `ctx` (creating a lazy source's node);
-  // no reference is taken.
-  static node* get(const context& ctx) noexcept {
-    return ctx.node_or_materialize();
-  }
+  // get returns the node behind `ctx` (creating a group's node; may throw
+  // std::bad_alloc); no reference is taken.
+  static node* get(const context& ctx) { return ctx.tree()->materialize(); }
+  // tree returns the tree node behind `ctx` (a node or a group).
+  static tree_node* tree(const context& ctx) noexcept { return ctx.tree(); }
   static context adopt(node* n) noexcept {
     return context(context::to_bits(n));
   }
-  // lazy returns a handle on `source` that holds no reference.
-  static context lazy(const lazy_source* source) noexcept {
-    return context(context::to_bits(source) | context::lazy_bit);
+  // lazy returns a handle on `t` that holds no reference.
+  static context lazy(const tree_node* t) noexcept {
+    return context(context::to_bits(t) | context::lazy_bit);
   }
-  // lazy_of returns the source behind a lazy handle, or null.
-  static const lazy_source* lazy_of(const context& ctx) noexcept {
-    return ctx.is_lazy() ? ctx.as_lazy() : nullptr;
-  }
+  static bool is_lazy(const context& ctx) noexcept { return ctx.is_lazy(); }
   static cancel_func adopt_cancel(node* n) noexcept { return cancel_func(n); }
 };
 
@@ -320,10 +364,12 @@ struct context_access {
 template <class T>
 context with_value(const context& parent, const context_key<T>& key,
                    std::type_identity_t<T> value) {
-  return detail::context_access::adopt(detail::make_value_node<T>(
+  return detail::context_access::adopt(detail::value_node<T>::make(
       detail::context_access::get(parent), &key, std::move(value)));
 }
 
 }  // namespace tbbx
+
+#endif  // TBBX_CPLUSPLUS >= 202002L
 
 #endif  // TBBX_CONTEXT_CONTEXT_H_

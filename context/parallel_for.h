@@ -1,7 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // tbbx::parallel_for: tbb::parallel_for bounded by a context.
 //
-//   auto [ctx, cancel] = tbbx::with_timeout(parent, 100ms);
-//   tbbx::parallel_for(ctx, 0, n, [&](int i) { out[i] = f(in[i]); });
+// clang-format off
+//   tbbx::cancelable_context c = tbbx::with_timeout(parent, 100ms);
+//   tbbx::parallel_for(c.ctx, 0, n, [&](int i) { out[i] = f(in[i]); });
+// clang-format on
 //
 // The signatures are oneTBB's with `const context& ctx` first and the
 // task_group_context argument removed; every partitioner works. Once ctx is
@@ -12,6 +15,9 @@
 // this_task::get_context() is ctx.
 #ifndef TBBX_CONTEXT_PARALLEL_FOR_H_
 #define TBBX_CONTEXT_PARALLEL_FOR_H_
+
+#include "tbbx/context/detail/config.h"
+#if TBBX_CPLUSPLUS >= 202002L  // otherwise config.h's #error is all
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
@@ -25,7 +31,7 @@
 namespace tbbx {
 
 template <detail::tbb_range Range, class Body>
-requires std::invocable<const Body&, const Range&>
+  requires std::invocable<const Body&, const Range&>
 void parallel_for(const context& ctx, const Range& range, const Body& body) {
   detail::bounded_run(ctx, [&](tbb::task_group_context& native) {
     tbb::parallel_for(
@@ -36,7 +42,7 @@ void parallel_for(const context& ctx, const Range& range, const Body& body) {
 
 template <detail::tbb_range Range, class Body,
           detail::tbb_partitioner Partitioner>
-requires std::invocable<const Body&, const Range&>
+  requires std::invocable<const Body&, const Range&>
 void parallel_for(const context& ctx, const Range& range, const Body& body,
                   Partitioner&& partitioner) {
   detail::bounded_run(ctx, [&](tbb::task_group_context& native) {
@@ -73,14 +79,14 @@ void index_for(const context& ctx, Index first, Index last, Index step,
 }  // namespace detail
 
 template <std::integral Index, class Function>
-requires std::invocable<const Function&, Index>
+  requires std::invocable<const Function&, Index>
 void parallel_for(const context& ctx, Index first, Index last,
                   const Function& f) {
   detail::index_for(ctx, first, last, Index(1), f);
 }
 
 template <std::integral Index, class Function>
-requires std::invocable<const Function&, Index>
+  requires std::invocable<const Function&, Index>
 void parallel_for(const context& ctx, Index first, Index last, Index step,
                   const Function& f) {
   detail::index_for(ctx, first, last, step, f);
@@ -88,7 +94,7 @@ void parallel_for(const context& ctx, Index first, Index last, Index step,
 
 template <std::integral Index, class Function,
           detail::tbb_partitioner Partitioner>
-requires std::invocable<const Function&, Index>
+  requires std::invocable<const Function&, Index>
 void parallel_for(const context& ctx, Index first, Index last,
                   const Function& f, Partitioner&& partitioner) {
   detail::index_for(ctx, first, last, Index(1), f, partitioner);
@@ -96,12 +102,14 @@ void parallel_for(const context& ctx, Index first, Index last,
 
 template <std::integral Index, class Function,
           detail::tbb_partitioner Partitioner>
-requires std::invocable<const Function&, Index>
+  requires std::invocable<const Function&, Index>
 void parallel_for(const context& ctx, Index first, Index last, Index step,
                   const Function& f, Partitioner&& partitioner) {
   detail::index_for(ctx, first, last, step, f, partitioner);
 }
 
 }  // namespace tbbx
+
+#endif  // TBBX_CPLUSPLUS >= 202002L
 
 #endif  // TBBX_CONTEXT_PARALLEL_FOR_H_

@@ -1,14 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
 // tbbx::parallel_pipeline: tbb::parallel_pipeline bounded by a context.
 //
-//   auto [ctx, cancel] = tbbx::with_cancel(parent);
-//   tbbx::parallel_pipeline(ctx, /*max_live_tokens=*/8,
+// clang-format off
+//   tbbx::cancelable_context c = tbbx::with_cancel(parent);
+//   tbbx::parallel_pipeline(c.ctx, /*max_live_tokens=*/8,
 //       tbb::make_filter<void, record>(tbb::filter_mode::serial_in_order,
 //                                      read_next) &
 //       tbb::make_filter<record, void>(tbb::filter_mode::parallel,
 //           [&](record r) {
-//             if (r.bad()) cancel(std::make_exception_ptr(bad_record(r)));
+//             if (r.bad()) c.cancel(std::make_exception_ptr(bad_record(r)));
 //             else store(r);
 //           }));                    // throws bad_record once canceled
+// clang-format on
 //
 // oneTBB's signature with `const context& ctx` first. Once ctx is done the
 // pipeline takes no new tokens, the call waits for the tokens in flight
@@ -17,6 +20,9 @@
 // wrapped); filters that run long should poll ctx.done() themselves.
 #ifndef TBBX_CONTEXT_PARALLEL_PIPELINE_H_
 #define TBBX_CONTEXT_PARALLEL_PIPELINE_H_
+
+#include "tbbx/context/detail/config.h"
+#if TBBX_CPLUSPLUS >= 202002L  // otherwise config.h's #error is all
 
 #include <oneapi/tbb/parallel_pipeline.h>
 
@@ -38,5 +44,7 @@ inline void parallel_pipeline(const context& ctx,
 }
 
 }  // namespace tbbx
+
+#endif  // TBBX_CPLUSPLUS >= 202002L
 
 #endif  // TBBX_CONTEXT_PARALLEL_PIPELINE_H_

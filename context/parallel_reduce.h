@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 // tbbx::parallel_reduce and parallel_deterministic_reduce: oneTBB's
 // reductions bounded by a context.
 //
+// clang-format off
 //   double sum = tbbx::parallel_reduce(
 //       ctx, tbb::blocked_range<size_t>(0, v.size()), 0.0,
 //       [&](const auto& r, double acc) {
@@ -8,6 +10,7 @@
 //         return acc;
 //       },
 //       std::plus<>());        // throws ctx.cause() instead of a partial sum
+// clang-format on
 //
 // Both forms (imperative Body with splitting constructor and join, and
 // functional identity/real_body/reduction) and every partitioner oneTBB
@@ -15,6 +18,9 @@
 // throws ctx.cause(). Inside the body this_task::get_context() is ctx.
 #ifndef TBBX_CONTEXT_PARALLEL_REDUCE_H_
 #define TBBX_CONTEXT_PARALLEL_REDUCE_H_
+
+#include "tbbx/context/detail/config.h"
+#if TBBX_CPLUSPLUS >= 202002L  // otherwise config.h's #error is all
 
 #include <oneapi/tbb/parallel_reduce.h>
 
@@ -89,14 +95,14 @@ Value functional_reduce(const context& ctx, const Range& range,
 // Imperative form: Body has Body(Body&, tbb::split), operator()(const
 // Range&) and join(Body&); the result is in `body` when the call returns.
 template <detail::tbb_range Range, class Body>
-requires std::constructible_from<Body, Body&, tbb::split>
+  requires std::constructible_from<Body, Body&, tbb::split>
 void parallel_reduce(const context& ctx, const Range& range, Body& body) {
   detail::imperative_reduce<false>(ctx, range, body);
 }
 
 template <detail::tbb_range Range, class Body,
           detail::tbb_partitioner Partitioner>
-requires std::constructible_from<Body, Body&, tbb::split>
+  requires std::constructible_from<Body, Body&, tbb::split>
 void parallel_reduce(const context& ctx, const Range& range, Body& body,
                      Partitioner&& partitioner) {
   detail::imperative_reduce<false>(ctx, range, body, partitioner);
@@ -104,19 +110,20 @@ void parallel_reduce(const context& ctx, const Range& range, Body& body,
 
 // Functional form: returns reduction over real_body(subrange, identity).
 template <detail::tbb_range Range, class Value, class RealBody, class Reduction>
-requires std::invocable<const RealBody&, const Range&, const Value&> Value
-parallel_reduce(const context& ctx, const Range& range, const Value& identity,
-                const RealBody& real_body, const Reduction& reduction) {
+  requires std::invocable<const RealBody&, const Range&, const Value&>
+Value parallel_reduce(const context& ctx, const Range& range,
+                      const Value& identity, const RealBody& real_body,
+                      const Reduction& reduction) {
   return detail::functional_reduce<false>(ctx, range, identity, real_body,
                                           reduction);
 }
 
 template <detail::tbb_range Range, class Value, class RealBody, class Reduction,
           detail::tbb_partitioner Partitioner>
-requires std::invocable<const RealBody&, const Range&, const Value&> Value
-parallel_reduce(const context& ctx, const Range& range, const Value& identity,
-                const RealBody& real_body, const Reduction& reduction,
-                Partitioner&& partitioner) {
+  requires std::invocable<const RealBody&, const Range&, const Value&>
+Value parallel_reduce(const context& ctx, const Range& range,
+                      const Value& identity, const RealBody& real_body,
+                      const Reduction& reduction, Partitioner&& partitioner) {
   return detail::functional_reduce<false>(ctx, range, identity, real_body,
                                           reduction, partitioner);
 }
@@ -124,7 +131,7 @@ parallel_reduce(const context& ctx, const Range& range, const Value& identity,
 // Deterministic forms: the same split and join order on every run (oneTBB
 // allows the simple and static partitioners here).
 template <detail::tbb_range Range, class Body>
-requires std::constructible_from<Body, Body&, tbb::split>
+  requires std::constructible_from<Body, Body&, tbb::split>
 void parallel_deterministic_reduce(const context& ctx, const Range& range,
                                    Body& body) {
   detail::imperative_reduce<true>(ctx, range, body);
@@ -132,32 +139,36 @@ void parallel_deterministic_reduce(const context& ctx, const Range& range,
 
 template <detail::tbb_range Range, class Body,
           detail::tbb_partitioner Partitioner>
-requires std::constructible_from<Body, Body&, tbb::split>
+  requires std::constructible_from<Body, Body&, tbb::split>
 void parallel_deterministic_reduce(const context& ctx, const Range& range,
                                    Body& body, Partitioner&& partitioner) {
   detail::imperative_reduce<true>(ctx, range, body, partitioner);
 }
 
 template <detail::tbb_range Range, class Value, class RealBody, class Reduction>
-requires std::invocable<const RealBody&, const Range&, const Value&> Value
-parallel_deterministic_reduce(const context& ctx, const Range& range,
-                              const Value& identity, const RealBody& real_body,
-                              const Reduction& reduction) {
+  requires std::invocable<const RealBody&, const Range&, const Value&>
+Value parallel_deterministic_reduce(const context& ctx, const Range& range,
+                                    const Value& identity,
+                                    const RealBody& real_body,
+                                    const Reduction& reduction) {
   return detail::functional_reduce<true>(ctx, range, identity, real_body,
                                          reduction);
 }
 
 template <detail::tbb_range Range, class Value, class RealBody, class Reduction,
           detail::tbb_partitioner Partitioner>
-requires std::invocable<const RealBody&, const Range&, const Value&> Value
-parallel_deterministic_reduce(const context& ctx, const Range& range,
-                              const Value& identity, const RealBody& real_body,
-                              const Reduction& reduction,
-                              Partitioner&& partitioner) {
+  requires std::invocable<const RealBody&, const Range&, const Value&>
+Value parallel_deterministic_reduce(const context& ctx, const Range& range,
+                                    const Value& identity,
+                                    const RealBody& real_body,
+                                    const Reduction& reduction,
+                                    Partitioner&& partitioner) {
   return detail::functional_reduce<true>(ctx, range, identity, real_body,
                                          reduction, partitioner);
 }
 
 }  // namespace tbbx
+
+#endif  // TBBX_CPLUSPLUS >= 202002L
 
 #endif  // TBBX_CONTEXT_PARALLEL_REDUCE_H_

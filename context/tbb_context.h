@@ -1,14 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
 // tbb_context: binds a tbbx::context to a tbb::task_group_context, and
 // this_task::get_context(), the context of the tbbx work on this thread.
 //
+// clang-format off
 //   tbbx::tbb_context bound(ctx);
-//   tbb::parallel_for(range, body, bound.native());   // oneTBB stops
-//                                                     // scheduling when ctx
-//                                                     // is done
+//   tbb::parallel_for(range, body, bound.native());  // oneTBB stops when ctx ends
 //   ctx.throw_if_done();   // oneTBB itself returns a silently partial result
+// clang-format on
 //
 // The native context is canceled (cancel_group_execution) as soon as the
-// tbbx context is done, by whichever thread makes it done, or at
+// tbbx context is done, by whichever thread makes it done (for a deadline,
+// tbbx's deferred runner: the timer thread never calls into oneTBB), or at
 // construction if it is done already. Prefer the tbbx algorithms
 // (<tbbx/context/algorithms.h>), which also throw ctx.cause() when cut short.
 //
@@ -29,6 +31,9 @@
 #ifndef TBBX_CONTEXT_TBB_CONTEXT_H_
 #define TBBX_CONTEXT_TBB_CONTEXT_H_
 
+#include "tbbx/context/detail/config.h"
+#if TBBX_CPLUSPLUS >= 202002L  // otherwise config.h's #error is all
+
 #include <oneapi/tbb/task_group.h>
 
 #include "tbbx/context/context.h"
@@ -36,7 +41,7 @@
 
 namespace tbbx {
 
-class tbb_context {
+class TBBX_API tbb_context {
  public:
   explicit tbb_context(const context& ctx);
   ~tbb_context();
@@ -70,7 +75,7 @@ const context& context_of_native_task() noexcept;
 
 // pipeline_registration makes `bound` findable by context_of_native_task
 // for its lifetime.
-class pipeline_registration {
+class TBBX_API pipeline_registration {
  public:
   explicit pipeline_registration(tbb_context& bound);
   ~pipeline_registration();
@@ -87,11 +92,14 @@ namespace this_task {
 
 // get_context returns the context of the tbbx work running on this thread:
 // inside the body of a tbbx algorithm or a task of a tbbx pattern, that
-// context; background() anywhere else. The reference stays valid while the
-// body runs. Prefer passing `ctx` explicitly; this is a convenience.
+// context (inside a tbbx::parallel_pipeline filter, the pipeline's, even
+// when the pipeline runs within another tbbx body); background() anywhere
+// else. The reference stays valid while the body runs. Prefer passing
+// `ctx` explicitly; this is a convenience.
 inline const context& get_context() noexcept {
   const std::uintptr_t ambient = detail::current_ambient;
-  if (ambient != 0 && (ambient & detail::source_tag) == 0) {
+  if (ambient != 0 &&
+      detail::running_pipelines.load(std::memory_order_relaxed) == 0) {
     return *reinterpret_cast<const context*>(ambient);
   }
   return detail::ambient_context_slow(ambient);
@@ -99,5 +107,7 @@ inline const context& get_context() noexcept {
 
 }  // namespace this_task
 }  // namespace tbbx
+
+#endif  // TBBX_CPLUSPLUS >= 202002L
 
 #endif  // TBBX_CONTEXT_TBB_CONTEXT_H_

@@ -1,12 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
 // error_group: Go's errgroup on oneTBB. Run tasks side by side, wait for all
 // of them, and learn about every error; the first error cancels the rest.
 //
-//   tbbx::error_group g(ctx);                 // or error_group() for
-//   background() g.set_limit(8);                           // optional: at most
-//   8 at a time for (const auto& path : paths) {
+// clang-format off
+//   tbbx::error_group g(ctx);        // or error_group() for background()
+//   g.set_limit(8);                  // optional: at most 8 at a time
+//   for (const auto& path : paths) {
 //     g.go([&, path](const tbbx::context& ctx) { digest(ctx, path); });
 //   }
-//   g.wait();                                 // rethrows the first error
+//   g.wait();                        // rethrows the first error
+// clang-format on
 //
 // Tasks run on the oneTBB arena of the thread that calls go(), and are
 // scheduled as oneTBB tasks: go() from inside one of the group's tasks
@@ -15,13 +18,15 @@
 //
 // Cancellation. The group's context, get_context(), is derived from the
 // parent: it is done when the parent is, on the first error (with that error
-// as the cause, unless group_options::cancel_on_error is false) and when
-// wait() returns. A task that has not started by then is not invoked: its
-// callable is destroyed and it is counted in skipped(), and wait() reports
-// the cancellation, so a partial run never looks complete. A nested
-// `error_group(this_task::get_context())` inside a task is canceled with
-// its parent, so an error deep in a tree of groups cancels the whole tree
-// and surfaces at the root's wait().
+// as the cause, unless group_options::cancel_on_error is false), on cancel()
+// and when wait() returns. A task that has not started by then is not
+// invoked: its callable is destroyed and it is counted in skipped(), and
+// wait() reports the cancellation, so a partial run never looks complete. A
+// nested `error_group(this_task::get_context())` inside a task is canceled
+// with its parent, so an error deep in a tree of groups cancels the whole
+// tree and surfaces at the root's wait(). Go cancels a group through a
+// parent context (with_cancel); oneTBB users call task_group::cancel():
+// error_group::cancel() is that, with an optional cause.
 //
 // Errors. Every exception a task throws is kept, in order: wait() rethrows
 // the one that canceled the group (the first), wait_all() throws a
@@ -31,11 +36,15 @@
 // Limits. With a limit, go() blocks while that many tasks are admitted and
 // have not returned; while it blocks it runs the group's tasks, so it makes
 // progress even where oneTBB has no worker thread, and it does not spin.
-// go() at the limit from inside one of the group's own tasks runs the
-// callable inline rather than waiting (which could deadlock). try_go()
-// never blocks. Tasks that wait for each other by other means than wait()
-// (a latch, a future) can deadlock when the arena has fewer threads than
-// such tasks: oneTBB does not add threads for blocked tasks.
+// go() at the limit from work done on behalf of one of the group's own
+// tasks (the task itself, a task of a group nested in it, the body of a
+// tbbx algorithm it runs) runs the callable inline rather than waiting,
+// which could deadlock. try_go() never blocks. A limit of 0 admits nothing,
+// as Go's SetLimit(0): try_go() returns false and go() throws
+// std::logic_error, since it could never proceed. Tasks that wait for each
+// other by other means than wait() (a latch, a future) can deadlock when
+// the arena has fewer threads than such tasks: oneTBB does not add threads
+// for blocked tasks (tbbx's own blocking calls suspend instead).
 //
 // Lifetime. A group is used once: go()/try_go() after wait() has returned
 // throw std::logic_error. The destructor cancels and waits, so no task
@@ -44,6 +53,9 @@
 // not one of the group's tasks.
 #ifndef TBBX_PATTERNS_ERROR_GROUP_H_
 #define TBBX_PATTERNS_ERROR_GROUP_H_
+
+#include "tbbx/context/detail/config.h"
+#if TBBX_CPLUSPLUS >= 202002L  // otherwise config.h's #error is all
 
 #include <concepts>
 #include <cstddef>
@@ -59,7 +71,8 @@ namespace tbbx {
 
 // group_task_callable: what go() accepts, f() or f(const context&).
 template <class F>
-concept group_task_callable = std::move_constructible<std::decay_t<F>> &&
+concept group_task_callable =
+    std::move_constructible<std::decay_t<F>> &&
     (std::invocable<std::decay_t<F>&> ||
      std::invocable<std::decay_t<F>&, const context&>);
 
@@ -94,9 +107,17 @@ class error_group {
   }
 
   // set_limit caps the tasks admitted and not yet returned; n < 0 removes
-  // the cap. Throws std::invalid_argument for 0 and std::logic_error while
-  // admitted tasks have not returned.
+  // the cap and 0 admits nothing. Throws std::logic_error while admitted
+  // tasks have not returned.
   void set_limit(int n) { core_.set_limit(n); }
+
+  // cancel ends get_context() with errc::canceled and `cause` (a
+  // canceled_error if null), as a task's error would: tasks not started are
+  // skipped, and wait() then throws the cause. Does nothing if the group is
+  // done already. Does not wait.
+  void cancel(std::exception_ptr cause = nullptr) noexcept {
+    core_.cancel(std::move(cause));
+  }
 
   // wait waits for every task, including those spawned by tasks, then
   // rethrows the first error; else, if any task was skipped, throws
@@ -104,7 +125,9 @@ class error_group {
   // it again repeats the outcome.
   void wait() { core_.wait(); }
 
-  // wait_all is wait() that throws a multi_error of every error.
+  // wait_all is wait() that throws a multi_error of every error (or
+  // std::bad_alloc if memory ran out while recording one: never a shorter
+  // list that looks complete).
   void wait_all() { core_.wait_all(); }
 
   // errors lists every error the tasks threw, in the order they were
@@ -129,7 +152,7 @@ class error_group {
         return true;
       }
       case detail::group_core::admission::hand_off: {
-        tbb::detail::d1::small_object_allocator alloc{};
+        detail::task_allocator alloc{};
         core_.hand_off(
             *alloc.new_object<task_type>(std::forward<F>(f), core_, alloc));
         return true;
@@ -137,7 +160,7 @@ class error_group {
       case detail::group_core::admission::spawn:
         break;
     }
-    tbb::detail::d1::small_object_allocator alloc{};
+    detail::task_allocator alloc{};
     task_type* t;
     try {
       t = alloc.new_object<task_type>(std::forward<F>(f), core_, alloc);
@@ -153,5 +176,7 @@ class error_group {
 };
 
 }  // namespace tbbx
+
+#endif  // TBBX_CPLUSPLUS >= 202002L
 
 #endif  // TBBX_PATTERNS_ERROR_GROUP_H_

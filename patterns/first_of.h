@@ -1,9 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 // first_of: run several functions side by side; the first to succeed wins
 // and the others are canceled.
 //
+// clang-format off
 //   auto answer = tbbx::first_of(ctx,
 //       [&](const tbbx::context& c) { return ask_replica(c, "east"); },
 //       [&](const tbbx::context& c) { return ask_replica(c, "west"); });
+// clang-format on
 //
 // Every function starts at once as a task on tbbx's default arena and gets
 // a context that is canceled when another one wins (cause: canceled_error
@@ -15,6 +18,9 @@
 // All must return the same type (void allowed).
 #ifndef TBBX_PATTERNS_FIRST_OF_H_
 #define TBBX_PATTERNS_FIRST_OF_H_
+
+#include "tbbx/context/detail/config.h"
+#if TBBX_CPLUSPLUS >= 202002L  // otherwise config.h's #error is all
 
 #include <concepts>
 #include <tuple>
@@ -42,10 +48,10 @@ R call_by_index(const Tuple& fs, const context& ctx, int index,
 }  // namespace detail
 
 template <class... F>
-requires(sizeof...(F) >= 1 &&
-         (std::invocable<const std::decay_t<F>&, const context&> && ...) &&
-         (std::copy_constructible<std::decay_t<F>> &&
-          ...)) auto first_of(const context& ctx, F&&... fs) {
+  requires(sizeof...(F) >= 1 &&
+           (std::invocable<const std::decay_t<F>&, const context&> && ...) &&
+           (std::copy_constructible<std::decay_t<F>> && ...))
+auto first_of(const context& ctx, F&&... fs) {
   using result = std::invoke_result_t<
       const std::decay_t<std::tuple_element_t<0, std::tuple<F...>>>&,
       const context&>;
@@ -63,11 +69,14 @@ requires(sizeof...(F) >= 1 &&
   };
   return detail::run_hedged<result>(
       ctx,
-      hedge_policy{std::chrono::steady_clock::duration::zero(),
-                   static_cast<int>(sizeof...(F))},
-      std::move(dispatch), nullptr, /*start_all=*/true);
+      detail::hedge_plan{std::chrono::steady_clock::duration::zero(),
+                         static_cast<int>(sizeof...(F)), nullptr,
+                         /*start_all=*/true},
+      std::move(dispatch), nullptr);
 }
 
 }  // namespace tbbx
+
+#endif  // TBBX_CPLUSPLUS >= 202002L
 
 #endif  // TBBX_PATTERNS_FIRST_OF_H_

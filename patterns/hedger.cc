@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -23,7 +24,7 @@ hedger_options checked(hedger_options o) {
         "tbbx::hedger: budget must be a finite non-negative fraction, got " +
         std::to_string(o.budget));
   }
-  detail::check_hedge_policy({o.initial_delay, o.max_attempts}, "tbbx::hedger");
+  detail::check_hedge_plan(o.initial_delay, o.max_attempts, "tbbx::hedger");
   return o;
 }
 
@@ -36,33 +37,16 @@ hedger::adaptive_hooks::adaptive_hooks(const options& o)
       latencies(kHalfLife),
       delay_ns(
           std::chrono::duration_cast<std::chrono::nanoseconds>(o.initial_delay)
-              .count()) {}
+              .count()),
+      budget(o.budget, kHalfLife, kBudgetFloor) {}
 
 void hedger::adaptive_hooks::on_request() noexcept {
   requests.fetch_add(1, std::memory_order_relaxed);
-  const std::uint64_t n =
-      budget_requests.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (n >= 2 * kHalfLife) {
-    // Both counts decay together, which keeps extra <= budget * requests + 3
-    // true across the halving while forgetting old traffic.
-    budget_requests.fetch_sub(n / 2, std::memory_order_relaxed);
-    const std::uint64_t extra = budget_extra.load(std::memory_order_relaxed);
-    budget_extra.fetch_sub(extra / 2, std::memory_order_relaxed);
-  }
+  budget.on_request();
 }
 
 bool hedger::adaptive_hooks::allow_extra_attempt() noexcept {
-  const double allowed =
-      opts.budget *
-          static_cast<double>(budget_requests.load(std::memory_order_relaxed)) +
-      static_cast<double>(kBudgetFloor);
-  std::uint64_t extra = budget_extra.load(std::memory_order_relaxed);
-  while (static_cast<double>(extra) + 1.0 <= allowed) {
-    if (budget_extra.compare_exchange_weak(extra, extra + 1,
-                                           std::memory_order_relaxed)) {
-      return true;
-    }
-  }
+  if (budget.try_spend()) return true;
   budget_refusals.fetch_add(1, std::memory_order_relaxed);
   return false;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tbbx/patterns/retry.h"
 
 #include <algorithm>
@@ -5,6 +6,8 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+
+#include "tbbx/context/detail/await.h"
 
 namespace tbbx::detail {
 
@@ -45,14 +48,21 @@ bool retry_wait(const context& ctx, const backoff& b, int failures,
                             ? 1.0
                             : std::uniform_real_distribution<double>(
                                   1.0 - b.jitter, 1.0 + b.jitter)(rng);
-  const auto wait = std::chrono::duration_cast<steady_clock::duration>(
-      std::chrono::duration<double>(capped * factor));
-  const auto until = steady_clock::now() + wait;
+  // In double seconds a huge `max` stays finite; it saturates to "never"
+  // when turned back into a time point.
+  const double seconds = capped * factor;
+  const double limit =
+      std::chrono::duration<double>(steady_clock::duration::max()).count();
+  const time_point until =
+      seconds >= limit
+          ? no_deadline
+          : deadline_after(std::chrono::duration_cast<steady_clock::duration>(
+                std::chrono::duration<double>(seconds)));
   // Never sleep past the deadline: the next attempt could not start.
   if (auto deadline = ctx.deadline(); deadline && until >= *deadline) {
     return false;
   }
-  if (ctx.wait_until(until)) ctx.throw_if_done();  // canceled while waiting
+  if (sleep_until(ctx, until)) ctx.throw_if_done();  // canceled meanwhile
   return true;
 }
 

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // retry: run a function until it succeeds, with exponential backoff and
 // jitter, bounded by a context.
 //
-//   auto page = tbbx::retry(ctx, {.initial = 10ms, .max = 1s, .max_attempts =
-//   5},
-//                           [&](const tbbx::context& ctx) { return fetch(ctx,
-//                           url); });
+// clang-format off
+//   auto page = tbbx::retry(ctx, {.initial = 10ms, .max = 1s, .max_attempts = 5},
+//                           [&](const tbbx::context& ctx) { return fetch(ctx, url); });
+// clang-format on
 //
 // retry(ctx, b, f) calls f(ctx); on an exception it waits and calls again.
 // The waits grow from `initial` by `multiplier` up to `max`, each scaled by
@@ -18,6 +19,9 @@
 // f may return void.
 #ifndef TBBX_PATTERNS_RETRY_H_
 #define TBBX_PATTERNS_RETRY_H_
+
+#include "tbbx/context/detail/config.h"
+#if TBBX_CPLUSPLUS >= 202002L  // otherwise config.h's #error is all
 
 #include <chrono>
 #include <concepts>
@@ -42,18 +46,18 @@ struct backoff {
 
 namespace detail {
 
-void check_backoff(const backoff& b);
+TBBX_API void check_backoff(const backoff& b);
 
 // retry_wait waits before attempt `failures` + 1 and returns true, or
 // returns false at once when the policy says to give up; it throws
 // ctx.cause() if ctx ends while waiting.
-bool retry_wait(const context& ctx, const backoff& b, int failures,
-                const std::exception_ptr& error);
+TBBX_API bool retry_wait(const context& ctx, const backoff& b, int failures,
+                         const std::exception_ptr& error);
 
 }  // namespace detail
 
 template <class F>
-requires std::invocable<F&, const context&>
+  requires std::invocable<F&, const context&>
 auto retry(const context& ctx, backoff b, F&& f)
     -> std::invoke_result_t<F&, const context&> {
   detail::check_backoff(b);
@@ -73,5 +77,7 @@ auto retry(const context& ctx, backoff b, F&& f)
 }
 
 }  // namespace tbbx
+
+#endif  // TBBX_CPLUSPLUS >= 202002L
 
 #endif  // TBBX_PATTERNS_RETRY_H_

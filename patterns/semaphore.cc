@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tbbx/patterns/semaphore.h"
 
 #include <stdexcept>
 #include <string>
 
-#include "tbbx/context/callbacks.h"
+#include "tbbx/context/detail/chaos.h"
 
 namespace tbbx {
 
@@ -29,43 +30,64 @@ std::int64_t semaphore::available() const {
   return capacity_ - held_;
 }
 
+std::size_t semaphore::waiting() const {
+  std::lock_guard lock(mu_);
+  return waiting_;
+}
+
 bool semaphore::try_acquire(std::int64_t n) {
   check(n, "tbbx::semaphore::try_acquire");
   std::lock_guard lock(mu_);
-  if (first_ != nullptr || capacity_ - held_ < n) return false;
+  if (!waiters_.empty() || capacity_ - held_ < n) return false;
   held_ += n;
   return true;
 }
 
 void semaphore::acquire(const context& ctx, std::int64_t n) {
   check(n, "tbbx::semaphore::acquire");
-  std::unique_lock lock(mu_);
-  if (first_ == nullptr && capacity_ - held_ >= n) {
-    held_ += n;
-    return;
-  }
+  // A context already done wins, even over free units (Go issue 63615).
   ctx.throw_if_done();
-  waiter me(n);
-  (last_ != nullptr ? last_->next : first_) = &me;
-  last_ = &me;
-  {
-    // Registered without mu_ held: if ctx ends at once the callback runs
-    // here, and it takes mu_.
-    lock.unlock();
-    auto wake = on_done(ctx, [&] {
-      std::lock_guard l(mu_);
-      me.cv.notify_one();
-    });
-    lock.lock();
-    me.cv.wait(lock, [&] { return me.granted || ctx.done(); });
-    if (!me.granted) {
-      // Gave up. Leaving the head of the queue may let others in.
-      remove_locked(&me);
-      grant_waiters_locked();
+  TBBX_CHAOS_POINT();
+  std::unique_lock lock(mu_);
+  if (waiters_.empty() && capacity_ - held_ >= n) {
+    // Checked again under the lock: units freed by a release that came
+    // after the cancel must not reach this caller either.
+    if (ctx.done()) {
       lock.unlock();
       ctx.throw_if_done();
     }
-  }  // `wake` deregisters (and waits for a running callback) before `me` dies
+    held_ += n;
+    return;
+  }
+  waiter me(n);
+  waiters_.push_back(&me);  // nothing below throws until `me` is unlinked
+  ++waiting_;
+  detail::await_status status;
+  try {
+    status = detail::await(lock, ctx, me.wake, [&] { return me.granted; });
+  } catch (...) {  // bad_alloc watching a group's context: give up cleanly
+    --waiting_;
+    if (!me.granted) {
+      waiters_.remove(&me);
+      grant_waiters_locked();
+    } else {
+      held_ -= n;
+      grant_waiters_locked();
+    }
+    throw;
+  }
+  --waiting_;
+  if (status == detail::await_status::ready && !ctx.done()) return;
+  // The context ended: take nothing, even if units were handed to us as it
+  // did; either way the queue may now let others in.
+  if (me.granted) {
+    held_ -= n;
+  } else {
+    waiters_.remove(&me);
+  }
+  grant_waiters_locked();
+  lock.unlock();
+  ctx.throw_if_done();
 }
 
 void semaphore::release(std::int64_t n) {
@@ -74,6 +96,7 @@ void semaphore::release(std::int64_t n) {
         "tbbx::semaphore::release: n must be positive, got " +
         std::to_string(n));
   }
+  TBBX_CHAOS_POINT();
   std::lock_guard lock(mu_);
   if (n > held_) {
     throw std::logic_error("tbbx::semaphore::release: released " +
@@ -86,24 +109,12 @@ void semaphore::release(std::int64_t n) {
 
 void semaphore::grant_waiters_locked() noexcept {
   // Strict FIFO: stop at the first waiter that does not fit.
-  while (first_ != nullptr && capacity_ - held_ >= first_->n) {
-    waiter* w = first_;
+  while (waiter* w = waiters_.front()) {
+    if (capacity_ - held_ < w->n) break;
     held_ += w->n;
+    waiters_.pop_front();
     w->granted = true;
-    first_ = w->next;
-    if (first_ == nullptr) last_ = nullptr;
-    w->cv.notify_one();
-  }
-}
-
-void semaphore::remove_locked(waiter* w) noexcept {
-  waiter* previous = nullptr;
-  for (waiter* p = first_; p != nullptr; previous = p, p = p->next) {
-    if (p == w) {
-      (previous != nullptr ? previous->next : first_) = w->next;
-      if (last_ == w) last_ = previous;
-      return;
-    }
+    w->wake.notify();  // never blocks; `w` lives until its acquire returns
   }
 }
 

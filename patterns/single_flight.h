@@ -1,8 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // single_flight: concurrent calls with the same key share one execution
 // (Go's x/sync/singleflight).
 //
+// clang-format off
 //   tbbx::single_flight<std::string, config> loads;
 //   config c = loads.run("users", [] { return load_config("users"); });
+// clang-format on
 //
 // run(key, f) runs f() unless a call with an equal key is already running;
 // then it waits for that call and returns its result, or rethrows its
@@ -15,13 +18,16 @@
 // (the execution goes on for the others).
 //
 // Value must be copyable: every caller gets its own copy. Thread-safe.
-// Waiting blocks the thread: do not have f wait, directly or indirectly,
-// for a flight of the same group with the same key.
+// A waiting caller inside a tbbx task suspends the task rather than holding
+// its worker (context/detail/await.h). Do not have f wait, directly or
+// indirectly, for a flight of the same group with the same key.
 #ifndef TBBX_PATTERNS_SINGLE_FLIGHT_H_
 #define TBBX_PATTERNS_SINGLE_FLIGHT_H_
 
+#include "tbbx/context/detail/config.h"
+#if TBBX_CPLUSPLUS >= 202002L  // otherwise config.h's #error is all
+
 #include <concepts>
-#include <condition_variable>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -31,14 +37,15 @@
 #include <unordered_map>
 #include <utility>
 
-#include "tbbx/context/callbacks.h"
 #include "tbbx/context/context.h"
+#include "tbbx/context/detail/await.h"
+#include "tbbx/context/detail/intrusive_list.h"
 
 namespace tbbx {
 
 template <class Key, class Value, class Hash = std::hash<Key>,
           class KeyEqual = std::equal_to<Key>>
-requires std::copy_constructible<Value>
+  requires std::copy_constructible<Value>
 class single_flight {
  public:
   single_flight() = default;
@@ -46,15 +53,15 @@ class single_flight {
   single_flight& operator=(const single_flight&) = delete;
 
   template <class F>
-  requires std::convertible_to<std::invoke_result_t<F&>, Value> Value
-  run(const Key& key, F&& f) {
-    return run_impl(nullptr, key, f);
+    requires std::convertible_to<std::invoke_result_t<F&>, Value>
+  Value run(const Key& key, F&& f) {
+    return run_impl(background(), key, f);
   }
 
   template <class F>
-  requires std::convertible_to<std::invoke_result_t<F&>, Value> Value
-  run(const context& ctx, const Key& key, F&& f) {
-    return run_impl(&ctx, key, f);
+    requires std::convertible_to<std::invoke_result_t<F&>, Value>
+  Value run(const context& ctx, const Key& key, F&& f) {
+    return run_impl(ctx, key, f);
   }
 
   // forget frees `key`: the next run() with it starts a new execution.
@@ -78,17 +85,21 @@ class single_flight {
   }
 
  private:
+  struct waiting {
+    detail::waiter wake;
+    detail::list_hook<waiting> hook;  // guarded by the call's mu
+  };
   struct call {
     std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;           // guarded by mu
+    bool done = false;                                        // guarded by mu
+    detail::intrusive_list<waiting, &waiting::hook> waiters;  // mu
     std::size_t callers = 1;     // guarded by the group's mu_
     std::optional<Value> value;  // set before done
     std::exception_ptr error;    // set before done
   };
 
   template <class F>
-  Value run_impl(const context* ctx, const Key& key, F& f) {
+  Value run_impl(const context& ctx, const Key& key, F& f) {
     std::unique_lock lock(mu_);
     if (auto it = calls_.find(key); it != calls_.end()) {
       std::shared_ptr<call> c = it->second;
@@ -112,29 +123,36 @@ class single_flight {
     {
       std::lock_guard l(c->mu);
       c->done = true;
+      for (waiting* w = c->waiters.front(); w != nullptr;
+           w = decltype(c->waiters)::next(w)) {
+        w->wake.notify();  // never blocks; each unlinks itself under mu
+      }
     }
-    c->cv.notify_all();
     if (c->error != nullptr) std::rethrow_exception(c->error);
     return *c->value;
   }
 
-  static Value wait_for(const context* ctx, call& c) {
+  // wait_for waits for `c`'s result, or throws ctx.cause() if ctx ends
+  // first (the execution goes on for the others).
+  static Value wait_for(const context& ctx, call& c) {
     std::unique_lock lock(c.mu);
-    if (ctx == nullptr) {
-      c.cv.wait(lock, [&] { return c.done; });
-    } else {
-      lock.unlock();
-      auto wake = on_done(*ctx, [&] {
-        std::lock_guard l(c.mu);
-        c.cv.notify_all();
-      });
-      lock.lock();
-      c.cv.wait(lock, [&] { return c.done || ctx->done(); });
-      if (!c.done) {
+    if (!c.done) {
+      waiting me;
+      c.waiters.push_back(&me);
+      detail::await_status status;
+      try {
+        status = detail::await(lock, ctx, me.wake, [&] { return c.done; });
+      } catch (...) {
+        c.waiters.remove(&me);
+        throw;
+      }
+      c.waiters.remove(&me);
+      if (status != detail::await_status::ready) {
         lock.unlock();
-        ctx->throw_if_done();
+        ctx.throw_if_done();
       }
     }
+    lock.unlock();
     if (c.error != nullptr) std::rethrow_exception(c.error);
     return *c.value;
   }
@@ -145,5 +163,7 @@ class single_flight {
 };
 
 }  // namespace tbbx
+
+#endif  // TBBX_CPLUSPLUS >= 202002L
 
 #endif  // TBBX_PATTERNS_SINGLE_FLIGHT_H_

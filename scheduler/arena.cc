@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Core types and threads per core are a oneTBB preview in 2021.8.
 #define TBB_PREVIEW_TASK_ARENA_CONSTRAINTS_EXTENSION 1
 
@@ -9,12 +10,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "tbbx/scheduler/detail/default_arena.h"
+#include "tbbx/context/detail/default_arena.h"
 
 namespace tbbx {
-namespace detail {
-constinit thread_local const tbb::task_arena* current_native_arena = nullptr;
-}  // namespace detail
 
 namespace {
 
@@ -41,7 +39,7 @@ std::unique_ptr<tbb::task_arena> make_native(const arena_options& o) {
   }
   // Like the default arena: no slot reserved for callers, and room in the
   // market for a worker per slot (at least the default arena's share).
-  detail::patterns_arena();
+  detail::default_arena();
   std::unique_ptr<tbb::task_arena> native;
   if (o.numa_node == -1 && o.core_type == -1 && o.max_threads_per_core == -1) {
     // No constraint: oneTBB need not load its topology library (tbbbind,
@@ -83,7 +81,7 @@ arena::~arena() = default;
 arena& arena::default_arena() {
   // Leaked like the arena it wraps.
   static arena* const instance =
-      new arena(adopt_tag{}, "tbbx.default", &detail::patterns_arena());
+      new arena(adopt_tag{}, "tbbx.default", &detail::default_arena());
   return *instance;
 }
 

@@ -1,9 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 // tbbx::arena: a named work-stealing arena that tbbx's patterns run on.
 //
+// clang-format off
 //   tbbx::arena io({.name = "io", .max_concurrency = 4});
 //   tbbx::error_group g(ctx, {.arena = &io});      // tasks run in `io`
-//   auto v = tbbx::hedge(ctx, {.delay = 1ms, .arena = &io}, f);
+//   auto v = tbbx::hedge(ctx, {.delay = 1ms, .arena = &io}, lookup);
 //   graph.run(ctx, io);
+// clang-format on
 //
 // An arena is a tbb::task_arena with two differences:
 //  - it reserves no slot for external threads, so a caller blocked in a
@@ -26,6 +29,9 @@
 #ifndef TBBX_SCHEDULER_ARENA_H_
 #define TBBX_SCHEDULER_ARENA_H_
 
+#include "tbbx/context/detail/config.h"
+#if TBBX_CPLUSPLUS >= 202002L  // otherwise config.h's #error is all
+
 #include <oneapi/tbb/task_arena.h>
 
 #include <functional>
@@ -33,6 +39,9 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+
+#include "tbbx/context/detail/config.h"
+#include "tbbx/context/detail/tbb_adapter.h"
 
 namespace tbbx {
 
@@ -44,29 +53,7 @@ struct arena_options {
   int max_threads_per_core = -1;  // -1: no limit
 };
 
-namespace detail {
-// current_arena is the tbbx arena whose work runs on this thread (set by
-// arena::execute and by tasks tbbx runs in an arena), or null.
-extern constinit thread_local const tbb::task_arena* current_native_arena;
-
-// arena_scope names `a` as this thread's arena until it ends; a null `a`
-// leaves the current one as it is.
-class arena_scope {
- public:
-  explicit arena_scope(const tbb::task_arena* a) noexcept
-      : saved_(current_native_arena) {
-    if (a != nullptr) current_native_arena = a;
-  }
-  ~arena_scope() { current_native_arena = saved_; }
-  arena_scope(const arena_scope&) = delete;
-  arena_scope& operator=(const arena_scope&) = delete;
-
- private:
-  const tbb::task_arena* saved_;
-};
-}  // namespace detail
-
-class arena {
+class TBBX_API arena {
  public:
   explicit arena(arena_options options = {});
   ~arena();
@@ -112,5 +99,7 @@ class arena {
 };
 
 }  // namespace tbbx
+
+#endif  // TBBX_CPLUSPLUS >= 202002L
 
 #endif  // TBBX_SCHEDULER_ARENA_H_

@@ -1,6 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tbbx/scheduler/task_graph.h"
-
-#include <oneapi/tbb/task_group.h>
 
 #include <stdexcept>
 #include <string>
@@ -8,13 +7,12 @@
 #include <unordered_set>
 
 #include "tbbx/context/detail/ambient.h"
-#include "tbbx/patterns/multi_error.h"
-#include "tbbx/scheduler/detail/default_arena.h"
+#include "tbbx/context/detail/chaos.h"
+#include "tbbx/context/detail/tbb_adapter.h"
+#include "tbbx/context/multi_error.h"
 
 namespace tbbx {
 namespace detail {
-
-namespace d1 = tbb::detail::d1;
 
 struct graph_run {
   graph_run(const context& parent, failure_policy p, bool counting_up,
@@ -30,18 +28,17 @@ struct graph_run {
     cancel = std::move(cancel_run);
   }
 
-  void spawn(graph_node& n) noexcept { d1::spawn(n, sched); }
+  void spawn(graph_node& n) noexcept { spawn_in(nullptr, n, sched); }
 
   const failure_policy policy;
-  const bool counting_up;            // see graph_node::pending
-  graph_node* const* const edges;    // the graph's edge array
-  std::exception_ptr* const errors;  // the graph's error array
-  context ctx;                       // the run's context: parent's child
-  cancel_func cancel;                // fail_fast cancels it on the first error
-  std::atomic<bool> failed{false};
-  std::exception_ptr first_error;     // written by `failed`'s winner
+  const bool counting_up;             // see graph_node::pending
+  graph_node* const* const edges;     // the graph's edge array
+  std::exception_ptr* const errors;   // the graph's error array
+  context ctx;                        // the run's context: parent's child
+  cancel_func cancel;                 // fail_fast cancels it on an error
+  std::exception_ptr first_error;     // written by the cancel that won
   std::atomic<bool> poisoned{false};  // some upstream_failed was set
-  d1::wait_context outstanding;       // nodes not yet run or skipped
+  wait_counter outstanding;           // nodes not yet run or skipped
   tbb::task_group_context& sched = scheduling_context();  // looked up once
 };
 
@@ -61,13 +58,17 @@ graph_node* run_node(graph_run& r, graph_node& n) noexcept {
       n.state = node_state::failed;
       std::exception_ptr& error = r.errors[n.index];
       error = std::current_exception();
+      // Every failing node cancels, and only then releases its
+      // successors: a cancel returns once the run's whole context is
+      // done, even when another node's cancel won, so no successor of a
+      // failed node ever sees the run still live.
       if (r.policy == failure_policy::fail_fast &&
-          !r.failed.exchange(true, std::memory_order_acq_rel)) {
+          cancel_node(context_access::get(r.ctx), errc::canceled, error)) {
         r.first_error = error;  // read by run() after the wait
-        r.cancel(error);
       }
     }
   }
+  TBBX_CHAOS_POINT();  // between the cancel and releasing successors
   const bool poison = r.policy == failure_policy::continue_independent &&
                       (n.state == node_state::failed ||
                        n.state == node_state::skipped_upstream_failed);
@@ -90,7 +91,7 @@ graph_node* run_node(graph_run& r, graph_node& n) noexcept {
   return next;
 }
 
-d1::task* graph_node::execute(d1::execution_data&) {
+tbb_task* graph_node::execute(task_execution&) {
   graph_run& r = **run;
   ambient_scope scope(r.ctx);
   // One successor made ready runs here next, in a loop rather than as a
@@ -103,7 +104,7 @@ d1::task* graph_node::execute(d1::execution_data&) {
   return nullptr;
 }
 
-d1::task* graph_node::cancel(d1::execution_data& ed) {
+tbb_task* graph_node::cancel(task_execution& ed) {
   // The scheduling context is never canceled; treat it as a skip anyway.
   return execute(ed);
 }
@@ -252,20 +253,12 @@ void task_graph::run_on(const context& ctx, tbb::task_arena* where,
       }
     }
   } end{*this, r};
-  auto start_and_wait = [&] {
+  detail::execute_in(where, [&] {
     for (auto& n : nodes_) {
       if (n.predecessors == 0) r.spawn(n);
     }
-    tbb::detail::d1::wait(r.outstanding, r.sched);
-  };
-  if (where != nullptr && detail::current_native_arena != where) {
-    where->execute([&] {
-      detail::arena_scope scope(where);
-      start_and_wait();
-    });
-  } else {
-    start_and_wait();
-  }
+    detail::wait_in(nullptr, r.outstanding, r.sched);
+  });
 
   std::vector<std::exception_ptr> errors;
   bool skipped_by_cancel = false;
@@ -275,9 +268,11 @@ void task_graph::run_on(const context& ctx, tbb::task_arena* where,
         skipped_by_cancel || n.state == node_state::skipped_canceled;
   }
   if (!errors.empty()) {
-    // fail_fast: the error that canceled the run (others raced with it).
+    // fail_fast: the error that canceled the run (others raced with it),
+    // or, if the caller's context ended first, the first failure.
     if (policy == failure_policy::fail_fast) {
-      std::rethrow_exception(r.first_error);
+      std::rethrow_exception(r.first_error != nullptr ? r.first_error
+                                                      : errors.front());
     }
     throw multi_error(std::move(errors));
   }
@@ -334,13 +329,14 @@ const std::string& task_node::name() const {
 }
 
 node_state task_node::state() const {
+  const detail::graph_node& n = node();  // checks the handle first
   graph_->check_not_running("tbbx::task_node::state");
-  return node().state;
+  return n.state;
 }
 
 std::exception_ptr task_node::error() const {
+  const detail::graph_node& n = node();  // checks the handle first
   graph_->check_not_running("tbbx::task_node::error");
-  const detail::graph_node& n = node();
   return n.state == node_state::failed ? graph_->errors_[index_] : nullptr;
 }
 

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // task_graph: a DAG of tasks run under a context.
 //
+// clang-format off
 //   tbbx::task_graph g;
 //   auto load  = g.emplace([&] { load_input(); }).name("load");
 //   auto left  = g.emplace([&](const tbbx::context& ctx) { fit(ctx, 0); });
@@ -8,7 +10,8 @@
 //   load.precede(left, right);
 //   merge.succeed(left, right);
 //   g.run(ctx);                       // or g.run(ctx, arena, policy)
-//   if (merge.state() == tbbx::node_state::done) ...
+//   if (merge.state() == tbbx::node_state::done) publish();
+// clang-format on
 //
 // run() runs every node after all its predecessors, as oneTBB tasks on the
 // caller's arena (or the one given), as many at once as the graph allows,
@@ -37,6 +40,9 @@
 #ifndef TBBX_SCHEDULER_TASK_GRAPH_H_
 #define TBBX_SCHEDULER_TASK_GRAPH_H_
 
+#include "tbbx/context/detail/config.h"
+#if TBBX_CPLUSPLUS >= 202002L  // otherwise config.h's #error is all
+
 #include <atomic>
 #include <concepts>
 #include <cstddef>
@@ -62,14 +68,14 @@ enum class failure_policy { fail_fast, continue_independent };
 // detail/graph_node.h with the node itself.
 
 // to_string names a node_state ("done", "skipped_canceled", ...).
-std::string_view to_string(node_state state) noexcept;
+TBBX_API std::string_view to_string(node_state state) noexcept;
 
 class task_graph;
 
 // task_node is a handle on one node of a task_graph; copying it is cheap.
 // It is valid while its graph lives. A default-constructed task_node refers
 // to nothing and every call on it throws std::logic_error.
-class task_node {
+class TBBX_API task_node {
  public:
   task_node() = default;
 
@@ -77,14 +83,14 @@ class task_node {
   // this -> other); succeed makes it run after each (other -> this). Nodes
   // of another graph are rejected with std::invalid_argument.
   template <class... Nodes>
-  requires(std::same_as<Nodes, task_node>&&...) task_node& precede(
-      Nodes... others) {
+    requires(std::same_as<Nodes, task_node> && ...)
+  task_node& precede(Nodes... others) {
     (add_edge(*this, others), ...);
     return *this;
   }
   template <class... Nodes>
-  requires(std::same_as<Nodes, task_node>&&...) task_node& succeed(
-      Nodes... others) {
+    requires(std::same_as<Nodes, task_node> && ...)
+  task_node& succeed(Nodes... others) {
     (add_edge(others, *this), ...);
     return *this;
   }
@@ -109,7 +115,12 @@ class task_node {
   std::size_t index_ = 0;
 };
 
-class task_graph {
+// task_callable: what task_graph::emplace accepts, f() or f(const context&).
+template <class F>
+concept task_callable = std::invocable<std::decay_t<F>&> ||
+                        std::invocable<std::decay_t<F>&, const context&>;
+
+class TBBX_API task_graph {
  public:
   task_graph();
   ~task_graph();
@@ -117,10 +128,8 @@ class task_graph {
   task_graph& operator=(const task_graph&) = delete;
 
   // emplace adds a node running f() or f(const context&).
-  template <class F>
-  requires std::invocable < std::decay_t<F>
-  & > || std::invocable<std::decay_t<F>&, const context&> task_node
-         emplace(F&& f) {
+  template <task_callable F>
+  task_node emplace(F&& f) {
     check_not_running("tbbx::task_graph::emplace");
     nodes_.emplace_back(std::forward<F>(f),
                         static_cast<std::uint32_t>(nodes_.size()));
@@ -157,5 +166,7 @@ class task_graph {
 };
 
 }  // namespace tbbx
+
+#endif  // TBBX_CPLUSPLUS >= 202002L
 
 #endif  // TBBX_SCHEDULER_TASK_GRAPH_H_

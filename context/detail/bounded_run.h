@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The shared frame of every context-aware algorithm. Internal.
 #ifndef TBBX_CONTEXT_DETAIL_BOUNDED_RUN_H_
 #define TBBX_CONTEXT_DETAIL_BOUNDED_RUN_H_

@@ -1,118 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tbbx/context/detail/node.h"
 
+#include <mutex>
 #include <new>
+
+#include "tbbx/context/detail/deferred.h"
+#include "tbbx/context/detail/thread_role.h"
+#include "tbbx/context/detail/timer_service.h"
 
 namespace tbbx::detail {
 
-// node_access holds the tree algorithms that touch several nodes' private
-// state; keeping them in one place keeps the locking rules in one place.
-struct node_access {
-  // mark_done makes `n` done under its lock and moves its children (with a
-  // reference each) onto `work`. Returns false if `n` was done already.
-  static bool mark_done(node* n, errc e, const std::exception_ptr& cause,
-                        node*& work) noexcept {
-    {
-      std::lock_guard lock(n->lock_);
-      if (n->state_.load(std::memory_order_relaxed) != 0) return false;
-      n->err_ = e;
-      n->cause_ = cause;
-      n->state_.store(1, std::memory_order_release);
-      for (node* child = n->first_child_; child != nullptr;) {
-        node* next = child->next_sibling_;
-        child->linked_.store(false, std::memory_order_relaxed);
-        child->prev_sibling_ = child->next_sibling_ = nullptr;
-        // A child whose count already hit zero is being destroyed by another
-        // thread, which will find it unlinked; nobody can observe it.
-        if (child->try_ref()) {
-          child->work_next_ = work;
-          work = child;
-        }
-        child = next;
-      }
-      n->first_child_ = nullptr;
-    }
-    n->state_.notify_all();
-    return true;
+namespace {
+
+// deadline_node is a cancel node with a deadline of its own: it owns the
+// timer entry that fires it. A deadline with a cause of its own (rare:
+// with_deadline(parent, d, cause)) keeps the cause in a private value node
+// between it and its parent, so the common deadline node carries no cause
+// pointer (node size targets: 128 / 160 bytes, asserted below).
+class deadline_node final : public node, public timer_entry {
+ public:
+  deadline_node(node* parent, time_point d, bool cause_in_parent) noexcept
+      : node(kind::deadline, parent, d), timer_entry(&fire) {
+    if (cause_in_parent) traits_ |= kCauseInParent;
   }
 
-  static void link(node* parent, node* child) noexcept {
-    child->prev_sibling_ = nullptr;
-    child->next_sibling_ = parent->first_child_;
-    if (parent->first_child_ != nullptr) {
-      parent->first_child_->prev_sibling_ = child;
-    }
-    parent->first_child_ = child;
-    child->linked_.store(true, std::memory_order_relaxed);
+  // deadline_cause is the cause it ends with at its deadline, or null for
+  // the default (deadline_exceeded_error).
+  const std::exception_ptr* deadline_cause() const noexcept {
+    if ((traits_ & kCauseInParent) == 0) return nullptr;
+    const auto* holder = static_cast<const value_node_base*>(parent());
+    return static_cast<const std::exception_ptr*>(holder->value());
+  }
+  void finish_timer() noexcept {
+    // A timer still queued holds a reference on the node (the caller of
+    // finish holds another).
+    if (timer_service::instance().cancel(*this)) unref();
   }
 
-  static void unlink_locked(node* parent, node* child) noexcept {
-    if (!child->linked_.load(std::memory_order_relaxed)) return;
-    if (child->prev_sibling_ != nullptr) {
-      child->prev_sibling_->next_sibling_ = child->next_sibling_;
-    } else {
-      parent->first_child_ = child->next_sibling_;
-    }
-    if (child->next_sibling_ != nullptr) {
-      child->next_sibling_->prev_sibling_ = child->prev_sibling_;
-    }
-    child->prev_sibling_ = child->next_sibling_ = nullptr;
-    child->linked_.store(false, std::memory_order_release);
+  static bool is_deadline(const timer_entry* e) noexcept {
+    return e->fire == &fire;
   }
 
-  static void unlink_from_parent(node* n) noexcept {
-    node* parent = n->parent_;
-    if (parent == nullptr || !parent->can_end_ ||
-        n->kind_ == node::kind::detached) {
-      return;
-    }
-    std::lock_guard lock(parent->lock_);
-    unlink_locked(parent, n);
-  }
+  // The key of the private value node that holds a deadline's own cause.
+  static constexpr char cause_key = 0;
 
-  static void fire_deadline(timer_entry* e) noexcept {
-    node* n = static_cast<node::deadline_timer*>(e)->owner;
-    cancel_node(n, errc::deadline_exceeded, nullptr);
-    n->unref();  // the queue's reference
-  }
+ private:
+  static constexpr std::uint8_t kCauseInParent = 2;  // in traits_
 
-  // finish runs after `n` is marked done: it drops the pending deadline and
-  // runs the callbacks, one at a time, with no lock held.
-  static void finish(node* n) noexcept {
-    if (n->timer_scheduled_ && timer_service::instance().cancel(n->timer_)) {
-      n->unref();  // the queue's reference; the caller still holds one
-    }
-    // had_callbacks_ is set under lock_ before the node was marked done,
-    // and we marked it (or saw it marked) under lock_ since.
-    if (!n->had_callbacks_) return;
-    const std::thread::id self = std::this_thread::get_id();
-    std::unique_lock lock(n->lock_);
-    while (callback_node* cb = n->first_callback_) {
-      n->first_callback_ = cb->next;
-      if (n->first_callback_ == nullptr) {
-        n->last_callback_ = nullptr;
-      } else {
-        n->first_callback_->prev = nullptr;
-      }
-      cb->prev = cb->next = nullptr;
-      cb->queued = false;
-      n->running_callback_ = cb;
-      n->running_thread_ = self;
-      lock.unlock();
-      cb->invoke(cb);  // may free cb; it is not touched again
-      lock.lock();
-      n->running_callback_ = nullptr;
-      n->callbacks_finished_.fetch_add(1, std::memory_order_release);
-      lock.unlock();
-      n->callbacks_finished_.notify_all();
-      lock.lock();
-    }
+  static void fire(timer_entry* e) noexcept {
+    auto* self = static_cast<deadline_node*>(e);
+    cancel_node(self, errc::deadline_exceeded, nullptr);
+    self->unref();  // the queue's reference
   }
 };
 
-namespace {
+// The targets of the scale issue: memory per live context.
+static_assert(sizeof(node) <= 128, "a plain context node grew past 128 B");
+static_assert(sizeof(deadline_node) <= 160,
+              "a context node with a deadline grew past 160 B");
 
-// node_cache keeps freed node blocks for reuse by the same thread. Under
-// AddressSanitizer it is off, so that use-after-free stays detectable.
+struct background_root final : node {
+  background_root() noexcept : node(kind::background, nullptr) {}
+};
+
+// node_cache keeps freed node blocks of the two common sizes (plain and
+// with a deadline) for reuse by the same thread. Under AddressSanitizer it
+// is off, so that use-after-free stays detectable.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr int kCachedNodes = 0;
 #else
@@ -123,9 +76,17 @@ struct node_cache {
   struct block {
     block* next;
   };
-  block* free = nullptr;
-  int count = 0;
+  struct size_class {
+    block* free = nullptr;
+    int count = 0;
+  };
+  size_class plain, timed;
   ~node_cache();
+  size_class* for_size(std::size_t size) noexcept {
+    if (size == sizeof(node)) return &plain;
+    if (size == sizeof(deadline_node)) return &timed;
+    return nullptr;
+  }
 };
 
 // 0 before this thread first uses its cache, 1 while it lives, 2 once it
@@ -136,16 +97,18 @@ thread_local node_cache cache;
 
 node_cache::~node_cache() {
   cache_state = 2;
-  while (free != nullptr) {
-    block* b = free;
-    free = b->next;
-    ::operator delete(b);
+  for (size_class* c : {&plain, &timed}) {
+    while (c->free != nullptr) {
+      block* b = c->free;
+      c->free = b->next;
+      ::operator delete(b);
+    }
   }
 }
 
 node_cache* this_thread_cache() noexcept {
   if (cache_state == 0) {
-    cache.count = 0;  // the first use constructs it
+    cache.plain.count = 0;  // the first use constructs it
     cache_state = 1;
   }
   return cache_state == 1 ? &cache : nullptr;
@@ -153,74 +116,77 @@ node_cache* this_thread_cache() noexcept {
 
 }  // namespace
 
+bool deadline_lock_orphaned(timer_entry* e) noexcept {
+  return deadline_node::is_deadline(e) &&
+         node::lock_of(static_cast<deadline_node*>(e)).held_by_anyone();
+}
+
 void* node::operator new(std::size_t size) {
-  if (size == sizeof(node) && cache_state == 1 && cache.free != nullptr) {
-    node_cache::block* b = cache.free;
-    cache.free = b->next;
-    --cache.count;
-    return b;
+  if (cache_state == 1) {
+    if (node_cache::size_class* c = cache.for_size(size);
+        c != nullptr && c->free != nullptr) {
+      node_cache::block* b = c->free;
+      c->free = b->next;
+      --c->count;
+      return b;
+    }
   }
   return ::operator new(size);
 }
 
-void* node::operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return node::operator new(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-
 void node::operator delete(void* p, std::size_t size) noexcept {
-  if (size == sizeof(node) && kCachedNodes > 0) {
-    node_cache* c = this_thread_cache();
-    if (c != nullptr && c->count < kCachedNodes) {
-      auto* b = static_cast<node_cache::block*>(p);
-      b->next = c->free;
-      c->free = b;
-      ++c->count;
-      return;
+  if (kCachedNodes > 0) {
+    node_cache* cache_here = this_thread_cache();
+    if (cache_here != nullptr) {
+      node_cache::size_class* c = cache_here->for_size(size);
+      if (c != nullptr && c->count < kCachedNodes) {
+        auto* b = static_cast<node_cache::block*>(p);
+        b->next = c->free;
+        c->free = b;
+        ++c->count;
+        return;
+      }
     }
   }
   ::operator delete(p);
 }
 
-namespace {
+void* node::operator new(std::size_t size, std::align_val_t align) {
+  return ::operator new(size, align);
+}
 
-struct background_root final : node {
-  background_root() noexcept : node(kind::background, nullptr) {}
-};
+void node::operator delete(void* p, std::size_t size,
+                           std::align_val_t align) noexcept {
+  // Unsized: clang before 19 declares sized deallocation only with
+  // -fsized-deallocation.
+  static_cast<void>(size);
+  ::operator delete(p, align);
+}
 
-}  // namespace
-
-node::deadline_timer::deadline_timer(node* n) noexcept
-    : timer_entry(&node_access::fire_deadline), owner(n) {}
-
-node::node(kind k, node* parent) noexcept : parent_(parent), kind_(k) {
+node::node(kind k, node* parent, time_point own_deadline) noexcept
+    : parent_(parent) {
+  kind_ = static_cast<std::uint8_t>(k);
   if (parent_ != nullptr && k != kind::detached) {
     deadline_ = parent_->deadline_;
-    can_end_ = parent_->can_end_;
+    if (parent_->can_end()) traits_ |= kCanEnd;
   }
-  if (k == kind::cancel) can_end_ = true;
+  if (k == kind::cancel || k == kind::deadline || k == kind::shadow) {
+    traits_ |= kCanEnd;
+  }
+  if (own_deadline < deadline_) deadline_ = own_deadline;
 }
 
 node::~node() = default;
 
 void node::attach() noexcept {
-  if (parent_ == nullptr || !parent_->can_end_ || kind_ == kind::detached) {
+  if (parent_ == nullptr || !parent_->can_end() ||
+      own_kind() == kind::detached) {
     return;
   }
-  {
-    std::lock_guard lock(parent_->lock_);
-    if (!parent_->done()) {
-      node_access::link(parent_, this);
-      return;
-    }
-  }
-  cancel_node(this, parent_->err_, parent_->cause_);
+  if (!tree::link(parent_, this)) tree::adopt(parent_, this);
 }
 
-bool node::try_ref() noexcept {
+bool node::try_pin() noexcept {
   std::uint32_t count = refs_.load(std::memory_order_relaxed);
   while (count != 0) {
     if (refs_.compare_exchange_weak(count, count + 1, std::memory_order_acquire,
@@ -231,16 +197,102 @@ bool node::try_ref() noexcept {
   return false;
 }
 
-void node::wait() const noexcept { state_.wait(0, std::memory_order_acquire); }
+void node::leave_tree_parent() noexcept {
+  if (parent_ == nullptr || !parent_->can_end() ||
+      own_kind() == kind::detached) {
+    return;
+  }
+  tree::unlink(parent_, this);
+}
+
+bool node::release_early_locked() noexcept {
+  // Nothing to finish: no timer to disarm, no callback ever registered
+  // (kHadCallbacks is only set under lock_, which we hold).
+  if (own_kind() == kind::deadline || (flags_ & kHadCallbacks) != 0) {
+    return false;
+  }
+  std::uint32_t count = refs_.load(std::memory_order_relaxed);
+  while (count > 1) {  // never the last: freeing waits for the second pass
+    if (refs_.compare_exchange_weak(count, count - 1, std::memory_order_release,
+                                    std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void node::finish() noexcept {
+  if (own_kind() == kind::deadline) {
+    static_cast<deadline_node*>(this)->finish_timer();
+  }
+  // kHadCallbacks is set under lock_ before the node was marked done, and
+  // the marking took lock_ since.
+  if ((flags_ & kHadCallbacks) == 0) return;
+  if (run_callbacks()) {
+    // The timer thread left user callbacks: the deferred runner runs them.
+    ref();
+    deferred_runner::instance().push_node(this);
+  }
+}
+
+bool node::run_callbacks() noexcept {
+  const bool on_timer = on_timer_thread();
+  const std::uint32_t self = this_thread_tid();
+  auto eligible = [&](callback_node* cb) {
+    while (cb != nullptr && on_timer && !cb->timer_safe) {
+      cb = decltype(callbacks_)::next(cb);
+    }
+    return cb;
+  };
+  std::unique_lock lock(lock_);
+  while (callback_node* cb = eligible(callbacks_.front())) {
+    callbacks_.remove(cb);
+    running_callback_ = cb;
+    running_tid_ = self;
+    lock.unlock();
+    cb->invoke(cb);  // may free cb; it is not touched again
+    lock.lock();
+    running_callback_ = nullptr;
+    callbacks_finished_.fetch_add(1, std::memory_order_release);
+    lock.unlock();
+    callbacks_finished_.notify_all();
+    lock.lock();
+  }
+  return !callbacks_.empty();
+}
+
+void run_deferred_node(node* n) noexcept {
+  if ((n->dying_ & node::kDeferDestroy) != 0) {
+    node::destroy_now(n);
+    return;
+  }
+  n->run_deferred_callbacks();
+}
+
+void node::run_deferred_callbacks() noexcept {
+  run_callbacks();
+  unref();  // the reference finish() took for the runner
+}
 
 // destroy walks up the chain iteratively, so that dropping the last handle
-// of a 10^6-deep chain uses constant stack.
+// of a 10^6-deep chain uses constant stack. The timer thread never frees
+// memory (the allocator's locks do not lend priority): it hands the node
+// to the deferred runner.
 void node::destroy(node* n) noexcept {
+  if (on_timer_thread()) {
+    n->dying_ |= kDeferDestroy;
+    deferred_runner::instance().push_node(n);
+    return;
+  }
+  destroy_now(n);
+}
+
+void node::destroy_now(node* n) noexcept {
   while (n != nullptr) {
     node* parent = n->parent_;
-    node_access::unlink_from_parent(n);
+    n->leave_tree_parent();
     delete n;
-    if (parent == nullptr || parent->kind_ == kind::background) return;
+    if (parent == nullptr || parent->own_kind() == kind::background) return;
     if (parent->refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     n = parent;
   }
@@ -253,114 +305,108 @@ node* background_node() noexcept {
 
 node* make_cancel_node(node* parent, time_point deadline,
                        std::exception_ptr deadline_cause) {
-  parent->ref();
-  node* n = new (std::nothrow) node(node::kind::cancel, parent);
-  if (n == nullptr) {
-    parent->unref();
-    throw std::bad_alloc();
+  const bool own_deadline = deadline < parent->deadline();
+  if (own_deadline && deadline_cause != nullptr) {
+    node* holder = value_node<std::exception_ptr>::make(
+        parent, &deadline_node::cause_key, std::move(deadline_cause));
+    node* n;
+    try {
+      n = make_deadline_node(holder, deadline, /*cause_in_parent=*/true);
+    } catch (...) {
+      holder->unref();
+      throw;
+    }
+    holder->unref();  // the deadline node holds it now
+    return n;
   }
-  const bool own_deadline = deadline < n->deadline_;
-  if (own_deadline) {
-    n->deadline_ = deadline;
-    n->deadline_cause_ = std::move(deadline_cause);
+  return make_deadline_node(parent, deadline, /*cause_in_parent=*/false);
+}
+
+node* make_deadline_node(node* parent, time_point deadline,
+                         bool cause_in_parent) {
+  const bool own_deadline = deadline < parent->deadline();
+  if (own_deadline) timer_service::instance().start();  // may throw
+  parent->ref();
+  node* n;
+  try {
+    if (own_deadline) {
+      n = new deadline_node(parent, deadline, cause_in_parent);
+    } else {
+      n = new node(node::kind::cancel, parent);
+    }
+  } catch (...) {
+    parent->unref();
+    throw;
   }
   n->attach();
   if (!own_deadline) return n;
+  auto* timed = static_cast<deadline_node*>(n);
   if (deadline <= std::chrono::steady_clock::now()) {
-    cancel_node(n, errc::deadline_exceeded, n->deadline_cause_);
+    cancel_node(n, errc::deadline_exceeded, nullptr);
     return n;
   }
-  // Scheduled under lock_ and only while live, so that finish(), which runs
-  // after the node is marked done, always sees timer_scheduled_.
-  std::exception_ptr failure;
-  {
-    std::lock_guard lock(n->lock_);
-    if (!n->done()) {
-      n->refs_.fetch_add(1, std::memory_order_relaxed);
-      n->timer_scheduled_ = true;
-      try {
-        timer_service::instance().schedule(n->timer_, deadline);
-      } catch (...) {  // out of memory, or no timer thread
-        n->timer_scheduled_ = false;
-        n->refs_.fetch_sub(1, std::memory_order_relaxed);  // ours remains
-        failure = std::current_exception();
-      }
-    }
+  // Scheduled under lock_ and only while live, so that finish(), which
+  // runs after the node is marked done, always finds and drops the timer.
+  std::lock_guard lock(node::lock_of(n));
+  if (!n->done()) {
+    n->ref();  // the queue's
+    timer_service::instance().schedule(*timed, deadline);
   }
-  if (failure != nullptr) {
-    n->unref();  // unlinks it from the parent
-    std::rethrow_exception(failure);
+  return n;
+}
+
+shadow_node* shadow_node::make(node* values_parent, tree_node* group) {
+  values_parent->ref();
+  shadow_node* n;
+  try {
+    n = new shadow_node(values_parent, group);
+  } catch (...) {
+    values_parent->unref();
+    throw;
+  }
+  if (!tree::link(group, n)) {
+    n->group_ = nullptr;
+    tree::adopt(group, n);
   }
   return n;
 }
 
 node* make_detached_node(node* parent) {
   parent->ref();
-  node* n = new (std::nothrow) node(node::kind::detached, parent);
-  if (n == nullptr) {
+  try {
+    return new node(node::kind::detached, parent);
+  } catch (...) {
     parent->unref();
-    throw std::bad_alloc();
+    throw;
   }
-  return n;
 }
 
-void cancel_node(node* n, errc e, std::exception_ptr cause) noexcept {
-  // A null cause stays null: node::cause() supplies the default.
-  if (cause == nullptr && e == errc::deadline_exceeded) {
-    cause = n->deadline_cause_;
-  }
-  node* work = nullptr;
-  if (!node_access::mark_done(n, e, cause, work)) return;
-  node_access::unlink_from_parent(n);
-  // Mark the whole subtree first, so that work under every descendant sees
-  // done() before any callback (which may be slow) runs.
-  node* marked = nullptr;
-  while (work != nullptr) {
-    node* child = work;
-    work = child->work_next_;
-    if (node_access::mark_done(child, e, cause, work)) {
-      child->work_next_ = marked;
-      marked = child;
-    } else {
-      child->unref();
+bool cancel_node(node* n, errc e, std::exception_ptr cause) noexcept {
+  if (cause == nullptr && e == errc::deadline_exceeded &&
+      n->own_kind() == node::kind::deadline) {
+    if (const auto* own = static_cast<deadline_node*>(n)->deadline_cause()) {
+      cause = *own;
     }
   }
-  node_access::finish(n);
-  while (marked != nullptr) {
-    node* child = marked;
-    marked = child->work_next_;
-    node_access::finish(child);
-    child->unref();
-  }
+  return tree::cancel(n, e, std::move(cause));
 }
 
 bool register_callback(node* n, callback_node* cb) noexcept {
-  std::lock_guard lock(n->lock_);
+  std::lock_guard lock(node::lock_of(n));
   if (n->done()) return false;
-  cb->prev = n->last_callback_;
-  cb->next = nullptr;
-  if (n->last_callback_ != nullptr) {
-    n->last_callback_->next = cb;
-  } else {
-    n->first_callback_ = cb;
-  }
-  n->last_callback_ = cb;
-  cb->queued = true;
-  n->had_callbacks_ = true;
+  n->callbacks_.push_back(cb);
+  n->flags_ |= node::kHadCallbacks;
   return true;
 }
 
 bool deregister_callback(node* n, callback_node* cb) noexcept {
-  std::unique_lock lock(n->lock_);
-  if (cb->queued) {
-    (cb->prev != nullptr ? cb->prev->next : n->first_callback_) = cb->next;
-    (cb->next != nullptr ? cb->next->prev : n->last_callback_) = cb->prev;
-    cb->prev = cb->next = nullptr;
-    cb->queued = false;
+  std::unique_lock lock(node::lock_of(n));
+  if (decltype(n->callbacks_)::linked(cb)) {
+    n->callbacks_.remove(cb);
     return true;
   }
-  const std::thread::id self = std::this_thread::get_id();
-  while (n->running_callback_ == cb && n->running_thread_ != self) {
+  const std::uint32_t self = this_thread_tid();
+  while (n->running_callback_ == cb && n->running_tid_ != self) {
     const std::uint32_t seen =
         n->callbacks_finished_.load(std::memory_order_acquire);
     lock.unlock();
@@ -368,21 +414,6 @@ bool deregister_callback(node* n, callback_node* cb) noexcept {
     lock.lock();
   }
   return false;
-}
-
-std::size_t live_child_count(node* n) noexcept {
-  std::lock_guard lock(n->lock_);
-  std::size_t count = 0;
-  for (node* c = n->first_child_; c != nullptr; c = c->next_sibling_) ++count;
-  return count;
-}
-
-const std::exception_ptr& default_cause(errc e) noexcept {
-  static const std::exception_ptr canceled =
-      std::make_exception_ptr(canceled_error());
-  static const std::exception_ptr deadline_exceeded =
-      std::make_exception_ptr(deadline_exceeded_error());
-  return e == errc::deadline_exceeded ? deadline_exceeded : canceled;
 }
 
 }  // namespace tbbx::detail

@@ -1,21 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
 // The node behind a tbbx::context handle. Internal: use
 // <tbbx/context/context.h>.
 //
-// Every context is one reference-counted node. Nodes form a tree through
-// `parent_` (each child holds a reference on its parent, for value lookup and
-// so that the parent outlives the child's unlinking). A parent knows its live
-// children through an intrusive list guarded by its `lock_`, so that
-// cancellation can reach them without a thread per child.
+// Every context is one reference-counted node of the cancellation tree
+// (tree.h). A node holds a reference on its parent (`parent_`, for value
+// lookup, for the deadline and so that the parent outlives the child's
+// unlinking) and is linked in its parent's child list while it can still
+// end, so that canceling reaches it; it leaves that list when it ends or
+// when its last reference goes. A long-lived parent therefore never
+// accumulates dead children.
 //
-// Cancellation (`cancel_node`) marks the whole subtree done first, one node
-// at a time through an intrusive work list (bounded stack at any depth, no
-// allocation, time proportional to the subtree), and only then runs the
-// callbacks of each node. A node leaves its parent's list when it is canceled
-// or when its last reference goes away, so a long-lived parent does not
-// accumulate dead children.
+// Kinds: background (the immortal root), cancel (with_cancel), deadline
+// (with_deadline / with_timeout: it owns a timer entry), value
+// (with_value), detached (without_cancel: a root for cancellation that
+// keeps the values) and shadow (the node that handles on an error_group's
+// context share; its tree parent is the group, see group_core.h).
 //
-// Lock order: a node's `lock_` is never held while another node's `lock_`
-// is taken, and no lock is held while a callback runs.
+// Callbacks (on_done, after_func, waits that watch a context) are
+// intrusive callback_nodes in the node's list, run once the node's subtree
+// is complete, one at a time, with no lock held, by the canceling thread.
+// The timer thread runs only the ones marked timer_safe (they never block
+// and never call into oneTBB or user code) and hands the node to the
+// deferred runner (deferred.h) for the rest, so user code never delays a
+// deadline.
 #ifndef TBBX_CONTEXT_DETAIL_NODE_H_
 #define TBBX_CONTEXT_DETAIL_NODE_H_
 
@@ -25,222 +32,255 @@
 #include <cstdint>
 #include <exception>
 #include <new>
-#include <thread>
 #include <utility>
 
-#include "tbbx/context/detail/spin_lock.h"
-#include "tbbx/context/errors.h"
-#include "tbbx/scheduler/detail/timer_service.h"
+#include "tbbx/context/detail/export.h"
+#include "tbbx/context/detail/intrusive_list.h"
+#include "tbbx/context/detail/timer_entry.h"
+#include "tbbx/context/detail/tree.h"
 
 namespace tbbx::detail {
 
-using time_point = std::chrono::steady_clock::time_point;
 inline constexpr time_point no_deadline = time_point::max();
 
-// callback_node is one registered callback, intrusive in its node's list.
-// Its owner keeps it alive until deregister_callback returns or the callback
-// has run.
-struct callback_node {
+// callback_node is one registered callback. Its owner keeps it alive until
+// deregister_callback returns or the callback has run.
+struct TBBX_API callback_node {
   using invoke_fn = void (*)(callback_node*) noexcept;
-  explicit callback_node(invoke_fn f) noexcept : invoke(f) {}
+  explicit callback_node(invoke_fn f, bool is_timer_safe = false) noexcept
+      : invoke(f), timer_safe(is_timer_safe) {}
 
   invoke_fn invoke;               // set once
-  callback_node* prev = nullptr;  // guarded by the owning node's lock_
-  callback_node* next = nullptr;  // guarded by the owning node's lock_
-  bool queued = false;            // guarded by the owning node's lock_
+  bool timer_safe;                // set once: may run on the timer thread
+  list_hook<callback_node> hook;  // guarded by the node's lock
 };
 
-// default_cause returns the shared exception object for `e`.
-const std::exception_ptr& default_cause(errc e) noexcept;
-
-class node {
+class TBBX_API node : public tree_node {
  public:
   enum class kind : std::uint8_t {
-    background,  // the immortal root
-    cancel,      // with_cancel / with_deadline / with_timeout
-    value,       // with_value: ends with its parent only
-    detached,    // without_cancel: a root for cancellation, keeps values
+    background,
+    cancel,
+    deadline,
+    value,
+    detached,
+    shadow,
   };
 
-  // done is the whole cost of context::done(): one acquire load. Everything
-  // the canceling thread wrote before the cancel is visible after it.
-  bool done() const noexcept {
-    return state_.load(std::memory_order_acquire) != 0;
-  }
-
   void ref() noexcept {
-    if (kind_ != kind::background)
+    if (own_kind() != kind::background) {
       refs_.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   void unref() noexcept {
-    if (kind_ != kind::background &&
+    if (own_kind() != kind::background &&
         refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       destroy(this);
     }
   }
 
+  kind own_kind() const noexcept { return static_cast<kind>(kind_); }
   const node* parent() const noexcept { return parent_; }
-  const void* key() const noexcept { return key_; }
-  const void* value() const noexcept { return value_; }
+  // deadline is the earliest deadline in the chain.
   time_point deadline() const noexcept { return deadline_; }
   // can_end is false when nothing can ever make this node done.
-  bool can_end() const noexcept { return can_end_; }
-  // err and cause are meaningful only once done() has returned true. A
-  // default cause is not stored per node (copying one shared exception_ptr
-  // into every node would make all threads write its reference count).
-  errc err() const noexcept { return err_; }
-  const std::exception_ptr& cause() const noexcept {
-    return cause_ != nullptr ? cause_ : default_cause(err_);
-  }
+  bool can_end() const noexcept { return (traits_ & kCanEnd) != 0; }
 
-  // wait blocks until done(), without polling.
-  void wait() const noexcept;
+  node* materialize() noexcept override { return this; }
+  const node* values_node() const noexcept override { return this; }
+  const node* existing_node() const noexcept override { return this; }
 
   // Nodes come from a small per-thread cache: contexts are made and dropped
-  // at task rate (one per error_group, say) and malloc is a measurable part
-  // of that. Value nodes (other sizes) go to the global allocator.
+  // at task rate and malloc is a measurable part of that. Over-aligned
+  // value types get the aligned global form.
   static void* operator new(std::size_t size);
-  static void* operator new(std::size_t size, const std::nothrow_t&) noexcept;
   static void operator delete(void* p, std::size_t size) noexcept;
-
-  // node takes over one reference on `parent` (which may be null only for
-  // the background root). Construct with new, finish with attach().
-  node(kind k, node* parent) noexcept;
-  virtual ~node();
-  node(const node&) = delete;
-  node& operator=(const node&) = delete;
-
-  // attach links a fully built child into its parent; call it last in every
-  // constructor path, because from then on other threads can cancel it.
-  // If the parent is already done, the node ends at once with its cause.
-  void attach() noexcept;
+  static void* operator new(std::size_t size, std::align_val_t align);
+  static void operator delete(void* p, std::size_t size,
+                              std::align_val_t align) noexcept;
 
  protected:
-  void set_value(const void* key, const void* value) noexcept {
-    key_ = key;
-    value_ = value;
-  }
+  // node takes over one reference on `parent` (null only for the
+  // background root). Finish construction with attach(). `own_deadline`
+  // is the node's own deadline, if it has one.
+  node(kind k, node* parent, time_point own_deadline = no_deadline) noexcept;
+  ~node() override;
+
+  // attach links a fully built node into its parent; call it last in
+  // every constructor path: from then on other threads can cancel it. If
+  // the parent is done already, the node ends at once with its end.
+  void attach() noexcept;
+
+  bool try_pin() noexcept override;
+  void unpin() noexcept override { unref(); }
+  void finish() noexcept override;
+  bool release_early_locked() noexcept override;
+  void leave_tree_parent() noexcept override;
+  tree_node* walk_parent_locked() noexcept override { return parent_; }
 
  private:
   friend struct node_access;
   friend node* make_cancel_node(node*, time_point, std::exception_ptr);
-  friend void cancel_node(node*, errc, std::exception_ptr) noexcept;
+  friend node* make_deadline_node(node*, time_point, bool);
+  friend node* make_detached_node(node*);
   friend bool register_callback(node*, callback_node*) noexcept;
   friend bool deregister_callback(node*, callback_node*) noexcept;
-  friend std::size_t live_child_count(node*) noexcept;
+  friend void run_deferred_node(node*) noexcept;
+  friend bool deadline_lock_orphaned(timer_entry*) noexcept;
+
+  static constexpr std::uint8_t kCanEnd = 1;        // in traits_ (2: kinds')
+  static constexpr std::uint8_t kHadCallbacks = 1;  // in flags_ (lock_)
+  static constexpr std::uint8_t kDeferDestroy = 1;  // in dying_
+
+  // destroy frees `n` and drops its references up the chain, or, on the
+  // timer thread, hands that to the deferred runner.
   static void destroy(node* n) noexcept;
-  bool try_ref() noexcept;
+  static void destroy_now(node* n) noexcept;
+  void run_deferred_callbacks() noexcept;
+  static pi_lock& lock_of(node* n) noexcept { return n->lock_; }
+  // run_callbacks runs the queued callbacks (on the timer thread only the
+  // timer-safe ones); returns whether some are left for the deferred
+  // runner.
+  bool run_callbacks() noexcept;
 
-  // Immutable after construction.
-  node* const parent_;  // holds a reference; nullptr for roots
-  const kind kind_;
-  bool can_end_ = false;
-  const void* key_ = nullptr;          // value nodes: the context_key's address
-  const void* value_ = nullptr;        // value nodes: the stored value
-  time_point deadline_ = no_deadline;  // earliest deadline in the chain
-  std::exception_ptr deadline_cause_;  // cause() when the own deadline fires
-
-  std::atomic<std::uint32_t> state_{0};  // 0 live, 1 done; set under lock_
+  node* const parent_;  // holds a reference; null for roots
   std::atomic<std::uint32_t> refs_{1};
   // Bumped after each callback returns, so that a deregistering thread can
   // wait for a running callback on memory that outlives it.
   std::atomic<std::uint32_t> callbacks_finished_{0};
-
-  // Written once under lock_ before state_ becomes 1, then read-only. A
-  // null cause_ means the default cause for err_.
-  errc err_{};
-  std::exception_ptr cause_;
-
-  mutable spin_lock lock_;
-  // Set under lock_ by the first registration; lets finish() skip the lock
-  // for the common node that never had a callback.
-  bool had_callbacks_ = false;
-  node* first_child_ = nullptr;                // guarded by lock_
-  callback_node* first_callback_ = nullptr;    // guarded by lock_
-  callback_node* last_callback_ = nullptr;     // guarded by lock_
-  callback_node* running_callback_ = nullptr;  // guarded by lock_
-  std::thread::id running_thread_;             // guarded by lock_
-
-  node* prev_sibling_ = nullptr;  // guarded by parent_->lock_
-  node* next_sibling_ = nullptr;  // guarded by parent_->lock_
-  // Written under parent_->lock_; read without it by destroy(), which needs
-  // the lock only if the node is still linked (once false, never true).
-  std::atomic<bool> linked_{false};
-
-  node* work_next_ = nullptr;  // owned by the one thread canceling it
-
-  struct deadline_timer : timer_entry {
-    explicit deadline_timer(node* n) noexcept;
-    node* owner;
-  };
-  deadline_timer timer_{this};    // queued while the own deadline is pending;
-                                  // the queue holds a reference on the node
-  bool timer_scheduled_ = false;  // set under lock_ while live, then read-only
+  time_point deadline_ = no_deadline;  // earliest in the chain; immutable
+  intrusive_list<callback_node, &callback_node::hook> callbacks_;  // lock_
+  callback_node* running_callback_ = nullptr;                      // lock_
+  std::uint32_t running_tid_ = 0;                                  // lock_
 };
 
 // background_node is the immortal, never-done root.
-node* background_node() noexcept;
+TBBX_API node* background_node() noexcept;
 
-// make_cancel_node returns a node (one reference) that ends with its parent,
-// at `deadline` (with `deadline_cause`, or deadline_exceeded_error if null),
-// or when cancel_node is called on it.
-node* make_cancel_node(node* parent, time_point deadline,
-                       std::exception_ptr deadline_cause);
+// make_cancel_node returns a node (one reference) that ends with its
+// parent, at `deadline` (with `deadline_cause`, or deadline_exceeded_error
+// if null), or when cancel_node is called on it. Throws bad_alloc.
+TBBX_API node* make_cancel_node(node* parent, time_point deadline,
+                                std::exception_ptr deadline_cause);
 
-// make_value_node returns a node (one reference) holding `v` under `key`.
-template <class T, class U>
-node* make_value_node(node* parent, const void* key, U&& v);
+// make_deadline_node is make_cancel_node for a deadline whose cause, if
+// any, its caller has put in `parent` (a private value node).
+TBBX_API node* make_deadline_node(node* parent, time_point deadline,
+                                  bool cause_in_parent);
 
 // make_detached_node returns a node (one reference) that shares parent's
 // values but never ends.
-node* make_detached_node(node* parent);
+TBBX_API node* make_detached_node(node* parent);
+
+// shadow_node is the node behind the handles on a lazy tree node's context
+// (an error_group's): its tree parent is the group, which links it, keeps
+// one reference on it while the group lives, and cancels it with itself;
+// its values parent (node::parent()) is the group's values node.
+class TBBX_API shadow_node final : public node {
+ public:
+  // make returns a shadow node (one reference, which the caller owns) of
+  // `group`, linked under it, or done at once with its end. Throws
+  // bad_alloc.
+  static shadow_node* make(node* values_parent, tree_node* group);
+
+ private:
+  shadow_node(node* values_parent, tree_node* group) noexcept
+      : node(kind::shadow, values_parent), group_(group) {}
+
+  void forget_tree_parent_locked() noexcept override { group_ = nullptr; }
+  void leave_tree_parent() noexcept override {
+    tree::leave_parent(this, group_);
+  }
+  tree_node* walk_parent_locked() noexcept override { return group_; }
+
+  tree_node* group_;  // the tree parent while linked; guarded by lock_
+};
+
+// value_node_base is what value lookup reads: the key and the value.
+class TBBX_API value_node_base : public node {
+ public:
+  const void* key() const noexcept { return key_; }
+  const void* value() const noexcept { return value_; }
+
+ protected:
+  value_node_base(node* parent, const void* key) noexcept
+      : node(kind::value, parent), key_(key) {}
+  void set_value(const void* v) noexcept { value_ = v; }
+  void attach_value() noexcept { attach(); }
+
+ private:
+  const void* const key_;
+  const void* value_ = nullptr;
+};
 
 // value_node stores a T that lives as long as the node.
 template <class T>
-class value_node final : public node {
+class value_node final : public value_node_base {
  public:
   template <class U>
   value_node(node* parent, const void* key, U&& v)
-      : node(kind::value, parent), stored_(std::forward<U>(v)) {
-    set_value(key, &stored_);
+      : value_node_base(parent, key), stored_(std::forward<U>(v)) {
+    set_value(&stored_);
+  }
+  // make returns a new value node (one reference), linked.
+  template <class U>
+  static node* make(node* parent, const void* key, U&& v) {
+    parent->ref();
+    value_node* n;
+    try {
+      n = new value_node(parent, key, std::forward<U>(v));
+    } catch (...) {
+      parent->unref();
+      throw;
+    }
+    n->attach_value();
+    return n;
   }
 
  private:
   T stored_;
 };
 
-template <class T, class U>
-node* make_value_node(node* parent, const void* key, U&& v) {
-  parent->ref();
-  node* n;
-  try {
-    n = new value_node<T>(parent, key, std::forward<U>(v));
-  } catch (...) {
-    parent->unref();
-    throw;
+// find_value returns the value stored under `key` by the nearest value
+// node from `n` up, or null.
+inline const void* find_value(const node* n, const void* key) noexcept {
+  for (; n != nullptr; n = n->parent()) {
+    if (n->own_kind() == node::kind::value) {
+      const auto* v = static_cast<const value_node_base*>(n);
+      if (v->key() == key) return v->value();
+    }
   }
-  n->attach();
-  return n;
+  return nullptr;
 }
 
-// cancel_node makes `n` and its subtree done with (e, cause). A null cause
-// becomes the default exception for `e`. The first cancellation wins; later
-// calls do nothing. The caller must hold a reference on `n`.
-void cancel_node(node* n, errc e, std::exception_ptr cause) noexcept;
+// cancel_node makes `n` and its subtree done with (e, cause) and returns
+// true, or returns false if `n` was done already; either way the subtree
+// is complete when it returns. A null cause means the default exception
+// for `e` (for a deadline: the node's deadline cause). The caller holds a
+// reference on `n`.
+TBBX_API bool cancel_node(node* n, errc e, std::exception_ptr cause) noexcept;
+
+// deadline_lock_orphaned: in a fork()ed child (one thread), whether `e` is
+// a context's deadline whose node lock another thread held at the fork.
+bool deadline_lock_orphaned(timer_entry* e) noexcept;
 
 // register_callback queues `cb` to run when `n` ends and returns true, or
-// returns false (without queuing) when `n` is already done: the caller then
-// runs the callback itself.
-bool register_callback(node* n, callback_node* cb) noexcept;
+// returns false (without queuing) when `n` is already done: the caller
+// then runs the callback itself. Never blocks for long, never throws.
+TBBX_API bool register_callback(node* n, callback_node* cb) noexcept;
 
-// deregister_callback returns true if `cb` was still queued and is removed.
-// Otherwise `cb` has run or is running; if it is running on another thread,
-// this waits until it returns (unless called from inside the callback).
-bool deregister_callback(node* n, callback_node* cb) noexcept;
+// deregister_callback returns true if `cb` was still queued and is
+// removed: it never ran and never will. Otherwise `cb` has run or is
+// running; if it is running on another thread, this waits until it
+// returns (unless called from inside the callback). It takes n's lock and
+// no other: calling it while holding a lock that `cb` takes would
+// deadlock, which is why tbbx's own callbacks take none.
+TBBX_API bool deregister_callback(node* n, callback_node* cb) noexcept;
 
 // live_child_count counts the children linked under `n` (for tests and
 // diagnostics; it takes n's lock).
-std::size_t live_child_count(node* n) noexcept;
+inline std::size_t live_child_count(node* n) noexcept {
+  return tree::live_children(n);
+}
 
 }  // namespace tbbx::detail
 

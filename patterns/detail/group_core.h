@@ -1,36 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
 // The machinery behind tbbx::error_group. Internal: use
 // <tbbx/patterns/error_group.h>.
 //
 // Scheduling. A group spawns its tasks straight onto oneTBB's scheduler
-// through the d1 task layer that tbb::task_group is built on: a
-// small_object_allocator task, a wait_context counting pending tasks,
-// spawn() onto the current thread's deque, and wait() that runs other tasks
-// while it waits. All groups schedule under one process-wide oneTBB context
-// that is never canceled, so a group costs oneTBB no context of its own;
+// (tbb_adapter.h): a task object per go(), a wait counter of pending
+// tasks, spawn onto the current thread's deque, and a wait that runs other
+// tasks. All groups schedule under one process-wide oneTBB context that is
+// never canceled, so a group costs oneTBB no context of its own;
 // cancellation is tbbx's: every task checks `stopped()` (one load) before it
 // runs, and one that finds the group done is skipped and counted.
 //
-// Cancellation tree. A group's context is a lazy_source: until a handle
-// needs a real node, none exists. Groups nest by context: a group whose
-// parent is another group's context links into that group's child list, and
-// a cancel marks the whole subtree through those links (a work list of
-// pinned groups, bounded stack). A root group, whose parent is an ordinary
-// context, registers one callback on the parent's node that cancels its
-// subtree. So a tree of nested groups, as in a recursive divide and conquer,
-// allocates nothing per group for cancellation.
+// Cancellation. A group is a node of the context tree (tree.h): it links
+// under its parent (a context's node, or the group whose context it was
+// given), so canceling the parent marks the group and everything below it
+// with the same algorithm, locks and rules as contexts. Its own handle,
+// get_context(), is lazy: tasks, this_task::get_context() and nested
+// groups read the group directly, and only a copy of the handle (or a
+// context derived from it) makes its node, the shadow node, a tree child
+// of the group canceled with it. So a tree of nested groups, as in a
+// recursive divide and conquer, allocates nothing for cancellation, and a
+// copy made at any time agrees with the group on done(), err() and cause().
 //
-// Lifetimes. A nested group normally dies inside the task of its parent
-// that created it. If it outlives its parent (moved out of the task), the
-// parent detaches it on destruction and hands it its own node, so nothing
-// dangles. `pins_` counts the threads using a group from outside (a
-// canceling ancestor, a child leaving); the destructor waits for them.
-//
-// Lock order: a group's tree_lock_ is never held while another group's is
-// taken, and never across user code.
+// Lifetimes. A group stays linked under its parent until it is destroyed.
+// A nested group normally dies inside the task of its parent that created
+// it; if it outlives its parent (kept on the heap), the parent's last
+// cancel unlinks it and gives it a reference on the values node it
+// borrowed. `pins_` counts the threads working on a group from outside (a
+// canceling ancestor, a child leaving, an ancestry walk); the destructor
+// waits for them.
 #ifndef TBBX_PATTERNS_DETAIL_GROUP_CORE_H_
 #define TBBX_PATTERNS_DETAIL_GROUP_CORE_H_
-
-#include <oneapi/tbb/task_group.h>
 
 #include <atomic>
 #include <concepts>
@@ -42,12 +41,13 @@
 
 #include "tbbx/context/context.h"
 #include "tbbx/context/detail/ambient.h"
-#include "tbbx/context/detail/lazy_source.h"
+#include "tbbx/context/detail/export.h"
+#include "tbbx/context/detail/intrusive_list.h"
 #include "tbbx/context/detail/node.h"
-#include "tbbx/context/detail/spin_lock.h"
-#include "tbbx/patterns/error_collector.h"
+#include "tbbx/context/detail/tbb_adapter.h"
+#include "tbbx/context/detail/tree.h"
+#include "tbbx/context/error_collector.h"
 #include "tbbx/scheduler/arena.h"
-#include "tbbx/scheduler/detail/default_arena.h"
 
 namespace tbbx {
 
@@ -55,48 +55,48 @@ namespace tbbx {
 // errgroup.WithContext: no limit, the first error cancels the group, and
 // tasks run on the arena of the thread that calls go().
 struct group_options {
-  int limit = -1;                // < 0: no limit; 0 is rejected
+  int limit = -1;                // < 0: no limit; 0: admits nothing
   bool cancel_on_error = true;   // false: collect every error, cancel nothing
   tbbx::arena* arena = nullptr;  // run the tasks in this arena instead
 };
 
 namespace detail {
 
-namespace d1 = tbb::detail::d1;
-
-class group_core final : public context_source, public lazy_source {
+class TBBX_API group_core final : public tree_node {
  public:
   enum class admission { spawn, hand_off, run_inline, skip, refused };
 
   group_core(const context& parent, group_options options);
-  ~group_core();
-  group_core(const group_core&) = delete;
-  group_core& operator=(const group_core&) = delete;
+  ~group_core() override;
 
   // stopped is true once the group is done (by its parent, its first
-  // error, or wait()): a task that has not started then is skipped.
+  // error, cancel() or wait()): a task that has not started then is
+  // skipped.
   bool stopped() const noexcept { return done(); }
 
   const context& get_context() const noexcept { return slot_; }
-  const context& ambient_context() const noexcept override { return slot_; }
-  node* materialize() const noexcept override;
-  const node* values_node() const noexcept override { return values_node_; }
+
+  node* materialize() override;
+  const node* values_node() const noexcept override { return values_parent_; }
+  const node* existing_node() const noexcept override {
+    return shadow_.load(std::memory_order_acquire);
+  }
 
   // admit decides how go()/try_go() runs one callable: spawn it (a slot is
   // taken and the wait counter raised), hand it off (blocking at the limit:
   // make the task and pass it to hand_off), run it inline (at the limit
-  // inside one of the group's own tasks), skip it (the group is stopped),
-  // or refuse it (try_go at the limit).
+  // inside work done on behalf of one of the group's tasks), skip it (the
+  // group is stopped), or refuse it (try_go at the limit).
   admission admit(bool blocking, const char* caller);
   // hand_off blocks until `t` is admitted, running the group's tasks
   // meanwhile. The task that frees a slot spawns `t` itself, on its own
   // thread, so the slot never sits idle while the blocked caller wakes up.
-  void hand_off(d1::task& t);
+  void hand_off(tbb_task& t);
   // abandon undoes a `spawn` admission whose task could not be created.
   void abandon() noexcept { task_finished(); }
   // spawn pushes onto this thread's deque when it runs in the group's
   // arena (work-stealing), and enqueues into that arena otherwise.
-  void spawn(d1::task& t) noexcept;
+  void spawn(tbb_task& t) noexcept { spawn_in(arena_, t, sched_); }
   // native_arena is the arena the tasks run in (null: the caller's).
   const tbb::task_arena* native_arena() const noexcept { return arena_; }
   // task_finished releases the task's slot and its wait count; the group
@@ -108,6 +108,7 @@ class group_core final : public context_source, public lazy_source {
   }
 
   void set_limit(int n);
+  void cancel(std::exception_ptr cause) noexcept;
   void wait();
   void wait_all();
   std::vector<std::exception_ptr> errors() const { return errors_.errors(); }
@@ -116,61 +117,57 @@ class group_core final : public context_source, public lazy_source {
   }
 
  private:
-  friend struct group_tree;
-
   struct slot_waiter {
-    explicit slot_waiter(d1::task& t) noexcept : task(&t) {}
-    d1::task* task;  // spawned by the slot's releaser
-    d1::wait_context released{1};
-    slot_waiter* next = nullptr;  // guarded by slot_mu_
-    bool queued = false;          // set under slot_mu_ by its own thread
+    explicit slot_waiter(tbb_task& t) noexcept : task(&t) {}
+    tbb_task* task;  // spawned by the slot's releaser
+    wait_counter released{1};
+    list_hook<slot_waiter> hook;  // guarded by slot_mu_
   };
-  struct parent_link : callback_node {
-    explicit parent_link(group_core* g) noexcept;
-    group_core* group;
-  };
+
+  // Tree hooks (see tree.h).
+  bool try_pin() noexcept override {
+    pins_.fetch_add(1, std::memory_order_acquire);
+    return true;
+  }
+  void unpin() noexcept override;
+  void forget_tree_parent_locked() noexcept override;
+  void leave_tree_parent() noexcept override {}  // only when destroyed
+  tree_node* walk_parent_locked() noexcept override { return tree_parent_; }
 
   void wait_tasks(const char* caller);
-  // wait_in_arena waits for `w`, running the arena's tasks meanwhile.
-  void wait_in_arena(d1::wait_context& w);
-  void finish() noexcept;
+  void end_wait() noexcept;  // wait() is over: the group ends (Go's Wait)
   bool try_take_slot(int limit) noexcept;
+  bool runs_on_behalf_of_this() noexcept;
   void throw_if_skipped() const;
 
   // Immutable after construction.
-  context parent_;                // a root group's parent (holds its node)
-  node* const root_parent_node_;  // a root group's parent node, else null
-  const node* values_node_;       // see lazy_source::values_node
-  const context slot_;            // the lazy handle get_context() returns
+  const context slot_;  // the lazy handle get_context() returns
   const bool cancel_on_error_;
   tbb::task_arena* const arena_;    // null: the caller's current arena
   tbb::task_group_context& sched_;  // scheduling_context(), looked up once
 
-  // The cancellation tree (see the file comment).
-  mutable spin_lock tree_lock_;
-  group_core* parent_group_ = nullptr;    // guarded by tree_lock_
-  node* detached_parent_node_ = nullptr;  // guarded by tree_lock_; one ref
-  group_core* first_child_ = nullptr;     // guarded by tree_lock_
-  group_core* prev_sibling_ = nullptr;    // guarded by parent's tree_lock_
-  group_core* next_sibling_ = nullptr;    // guarded by parent's tree_lock_
-  bool linked_ = false;                   // guarded by parent's tree_lock_
+  // The tree parent while linked (a node or a group), and the node where
+  // values and the deadline are looked up: owned (a reference) by a root
+  // group and by an orphaned nested group, else borrowed from the parent
+  // group. Guarded by lock_.
+  tree_node* tree_parent_ = nullptr;
+  node* values_parent_;
+  bool owns_values_ref_;
+  std::atomic<node*> shadow_{nullptr};  // set once; one reference
   std::atomic<int> pins_{0};
-  group_core* work_next_ = nullptr;  // owned by the one thread marking it
 
-  d1::wait_context pending_{0};  // tasks admitted and not finished
-  std::atomic<int> active_{0};   // the same count, readable
-  std::atomic<int> limit_;       // < 0 unlimited; set while idle
+  wait_counter pending_{0};     // tasks admitted and not finished
+  std::atomic<int> active_{0};  // the same count, readable
+  std::atomic<int> limit_;      // < 0 unlimited; set while idle
   std::mutex slot_mu_;
-  slot_waiter* first_waiter_ = nullptr;  // FIFO; guarded by slot_mu_
-  slot_waiter* last_waiter_ = nullptr;   // guarded by slot_mu_
+  intrusive_list<slot_waiter, &slot_waiter::hook> slot_waiters_;  // FIFO
 
   error_collector errors_;
   std::atomic<bool> has_error_{false};
-  std::exception_ptr first_error_;  // written by has_error_'s winner
+  std::atomic<bool> error_lost_{false};  // recording one ran out of memory
+  std::exception_ptr first_error_;       // written by has_error_'s winner
   std::atomic<std::size_t> skipped_{0};
   std::atomic<bool> waited_{false};  // wait() has returned once
-  parent_link parent_link_{this};
-  bool parent_link_registered_ = false;
 };
 
 // run_guarded runs one callable of the group: skipped once the group is
@@ -183,7 +180,7 @@ void run_guarded(group_core& core, F& f) noexcept {
     core.record_skip();
     return;
   }
-  ambient_scope scope(core);
+  ambient_scope scope(core.get_context());
   try {
     if constexpr (std::invocable<F&, const context&>) {
       f(core.get_context());
@@ -196,13 +193,13 @@ void run_guarded(group_core& core, F& f) noexcept {
 }
 
 template <class F>
-class group_task final : public d1::task {
+class group_task final : public tbb_task {
  public:
   template <class G>
-  group_task(G&& f, group_core& core, d1::small_object_allocator& alloc)
+  group_task(G&& f, group_core& core, task_allocator& alloc)
       : f_(std::forward<G>(f)), core_(core), alloc_(alloc) {}
 
-  d1::task* execute(d1::execution_data& ed) override {
+  tbb_task* execute(task_execution& ed) override {
     // The scope covers finalize too, so that a task it hands a slot to is
     // spawned locally.
     arena_scope scope(core_.native_arena());
@@ -213,14 +210,14 @@ class group_task final : public d1::task {
 
   // oneTBB calls cancel() instead of execute() only for a canceled context;
   // the scheduling context never is, but the contract is honoured anyway.
-  d1::task* cancel(d1::execution_data& ed) override {
+  tbb_task* cancel(task_execution& ed) override {
     core_.record_skip();
     finalize(ed);
     return nullptr;
   }
 
  private:
-  void finalize(const d1::execution_data& ed) noexcept {
+  void finalize(const task_execution& ed) noexcept {
     group_core& core = core_;
     auto alloc = alloc_;
     this->~group_task();  // the callable dies before wait() can return
@@ -230,7 +227,7 @@ class group_task final : public d1::task {
 
   F f_;
   group_core& core_;
-  d1::small_object_allocator alloc_;
+  task_allocator alloc_;
 };
 
 }  // namespace detail

@@ -1,109 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tbbx/patterns/detail/hedge_core.h"
 
 #include <stdexcept>
 #include <string>
 
-#include "tbbx/patterns/multi_error.h"
-#include "tbbx/scheduler/detail/default_arena.h"
+#include "tbbx/context/detail/ambient.h"
+#include "tbbx/context/detail/chaos.h"
+#include "tbbx/context/detail/default_arena.h"
+#include "tbbx/context/detail/timer_service.h"
+#include "tbbx/context/multi_error.h"
 
 namespace tbbx::detail {
 namespace {
 
 using clock = std::chrono::steady_clock;
 
-// The timer may fire a hair before the due time it was armed for.
-constexpr auto kTimerSlack = std::chrono::microseconds(2);
-
 const std::exception_ptr& another_attempt_won() noexcept {
-  static const std::exception_ptr cause = std::make_exception_ptr(
-      canceled_error("tbbx::hedge: another attempt won"));
-  return cause;
+  static const std::exception_ptr* const cause =
+      new std::exception_ptr(std::make_exception_ptr(
+          canceled_error("tbbx::hedge: another attempt won")));
+  return *cause;
 }
 
 }  // namespace
 
-void check_hedge_policy(const hedge_policy& policy, const char* caller) {
-  if (policy.delay < clock::duration::zero()) {
+void check_hedge_plan(clock::duration delay, int max_attempts,
+                      const char* caller) {
+  if (delay < clock::duration::zero()) {
     throw std::invalid_argument(std::string(caller) +
                                 ": the hedge delay must not be negative");
   }
-  if (policy.max_attempts < 1) {
+  if (max_attempts < 1) {
     throw std::invalid_argument(std::string(caller) +
                                 ": max_attempts must be at least 1, got " +
-                                std::to_string(policy.max_attempts));
+                                std::to_string(max_attempts));
   }
 }
 
 hedge_core::delay_timer::delay_timer(hedge_core* owner) noexcept
-    : timer_entry([](timer_entry* e) noexcept {
-        static_cast<delay_timer*>(e)->core->fire();
-      }),
+    : timer_entry(
+          [](timer_entry* e) noexcept {
+            static_cast<delay_timer*>(e)->core->fire();
+          },
+          // It starts a oneTBB task: the deferred runner fires it.
+          timer_entry::where::deferred),
       core(owner) {}
 
-hedge_core::parent_watch::parent_watch(hedge_core* owner) noexcept
-    : callback_node([](callback_node* cb) noexcept {
-        hedge_core* self = static_cast<parent_watch*>(cb)->core;
-        std::uint32_t expected = running;
-        if (self->phase_.compare_exchange_strong(expected, parent_done,
-                                                 std::memory_order_acq_rel)) {
-          self->phase_.notify_all();
-        }
-      }),
-      core(owner) {}
-
-hedge_core::hedge_core(const context& parent, hedge_policy policy,
-                       hedge_hooks* hooks, bool start_all)
-    : policy_(policy),
-      start_all_(start_all),
-      hooks_(hooks),
-      start_(clock::now()),
-      parent_(parent),
-      errors_(static_cast<std::size_t>(policy.max_attempts)) {
+hedge_core::hedge_core(const context& parent, hedge_plan plan,
+                       hedge_hooks* hooks)
+    : plan_(plan), hooks_(hooks), start_(clock::now()), parent_(parent) {
   auto [attempts, cancel] = with_cancel(parent_);
   attempts_ = std::move(attempts);
   cancel_attempts_ = std::move(cancel);
 }
 
-hedge_core::~hedge_core() {
-  if (parent_watched_) {
-    deregister_callback(context_access::get(parent_), &parent_watch_);
-  }
-}
+hedge_core::~hedge_core() = default;
 
 void hedge_core::start() {
-  node* parent_node = context_access::get(parent_);
-  if (parent_node->can_end()) {
-    parent_watched_ = register_callback(parent_node, &parent_watch_);
-    if (!parent_watched_) {
-      phase_.store(parent_done, std::memory_order_release);
-      return;
-    }
+  if (!plan_.start_all && plan_.max_attempts > 1) {
+    // Arming happens in noexcept paths later: make sure the timer runs.
+    timer_service::instance().start();
   }
-  bool all_failed;
-  {
-    std::lock_guard lock(mu_);
-    bool started;
-    do {
-      started = start_next_locked();
-    } while (started && start_all_);
-    all_failed = !started && settle_if_all_failed_locked();
-  }
-  if (all_failed) publish_failed();
+  std::lock_guard lock(mu_);
+  bool started;
+  do {
+    started = start_next_locked();
+  } while (started && plan_.start_all);
+  if (!started) settle_if_all_failed_locked();
 }
 
-bool hedge_core::settle_if_all_failed_locked() noexcept {
-  if (decided_ || completed_ != started_) return false;
-  decide_locked(-1);  // nothing running and nothing left to start
-  return true;
-}
-
-void hedge_core::publish_failed() noexcept {
-  phase_.store(failed, std::memory_order_release);
-  phase_.notify_all();
-}
-
-bool hedge_core::start_next_locked() {
-  if (decided_ || hedging_stopped_ || started_ >= policy_.max_attempts ||
+bool hedge_core::start_next_locked() noexcept {
+  if (decided_ || hedging_stopped_ || started_ >= plan_.max_attempts ||
       attempts_.done()) {  // the parent ended: nothing new starts
     return false;
   }
@@ -112,22 +79,27 @@ bool hedge_core::start_next_locked() {
     hedging_stopped_ = true;  // the budget is spent: no more hedges here
     return false;
   }
+  // Memory follows the attempts started, not max_attempts.
+  try {
+    errors_.emplace_back();
+  } catch (...) {
+    start_failure_ = std::current_exception();
+    return false;
+  }
   ++started_;
   if (hooks_ != nullptr) hooks_->on_attempt_started(index);
   ref();
   try {
-    auto attempt = [this, index] {
+    tbb::task_arena& where =
+        plan_.arena != nullptr ? *plan_.arena : default_arena();
+    where.enqueue([this, index] {
       run_attempt(index);
       unref();
-    };
-    if (policy_.arena != nullptr) {
-      policy_.arena->enqueue(std::move(attempt));
-    } else {
-      enqueue_task(std::move(attempt));
-    }
+    });
   } catch (...) {
-    // The attempt could not even be queued: it failed, and nothing runs it.
-    errors_[static_cast<std::size_t>(index)] = std::current_exception();
+    // The attempt could not even be queued: nothing runs it. It is not an
+    // attempt's error; the request reports it if no attempt ran to fail.
+    start_failure_ = std::current_exception();
     ++completed_;
     unref();
     return false;
@@ -135,7 +107,7 @@ bool hedge_core::start_next_locked() {
   return true;
 }
 
-void hedge_core::arm_timer_locked(clock::time_point when) {
+void hedge_core::arm_timer_locked(clock::time_point when) noexcept {
   // Armed for an earlier time, the timer re-arms itself for next_due_ when
   // it fires; canceling and rescheduling it here would race with a firing.
   if (timer_armed_) return;
@@ -145,25 +117,17 @@ void hedge_core::arm_timer_locked(clock::time_point when) {
 }
 
 void hedge_core::fire() noexcept {
-  bool all_failed = false;
   {
     std::lock_guard lock(mu_);
     timer_armed_ = false;
     if (!decided_) {
-      const clock::time_point now = clock::now();
-      if (now + kTimerSlack >= next_due_) {
-        bool started = false;
-        try {
-          started = start_next_locked();
-        } catch (...) {
-        }
-        all_failed = !started && settle_if_all_failed_locked();
+      if (clock::now() >= next_due_) {
+        if (!start_next_locked()) settle_if_all_failed_locked();
       } else {
         arm_timer_locked(next_due_);
       }
     }
   }
-  if (all_failed) publish_failed();
   unref();  // the timer's
 }
 
@@ -175,13 +139,16 @@ void hedge_core::run_attempt(int index) noexcept {
       return;
     }
     // The delay runs from when an attempt really starts, not from when it
-    // was queued: an attempt waiting for a thread is not yet slow.
-    if (!start_all_ && index + 1 == started_ &&
-        started_ < policy_.max_attempts) {
-      next_due_ = clock::now() + policy_.delay;
-      arm_timer_locked(next_due_);
+    // was queued: an attempt waiting for a thread is not yet slow. A delay
+    // too long to add to now() never starts another attempt.
+    if (!plan_.start_all && index + 1 == started_ &&
+        started_ < plan_.max_attempts) {
+      next_due_ = deadline_after(plan_.delay);
+      if (next_due_ != no_deadline) arm_timer_locked(next_due_);
     }
   }
+  // The attempt is tbbx work: blocking tbbx calls inside it suspend.
+  ambient_scope scope(attempts_);
   try {
     invoke(attempts_, index);
   } catch (...) {
@@ -193,38 +160,44 @@ void hedge_core::run_attempt(int index) noexcept {
 }
 
 void hedge_core::record_failure(int index, std::exception_ptr e) noexcept {
-  bool all_failed = false;
-  {
-    std::lock_guard lock(mu_);
-    errors_[static_cast<std::size_t>(index)] = std::move(e);
-    ++completed_;
-    if (decided_) return;
-    bool started = false;
-    try {
-      started = start_next_locked();  // at once after a failure
-    } catch (...) {
-    }
-    all_failed = !started && settle_if_all_failed_locked();
-  }
-  if (all_failed) publish_failed();
+  TBBX_CHAOS_POINT();
+  std::lock_guard lock(mu_);
+  errors_[static_cast<std::size_t>(index)] = std::move(e);
+  ++completed_;
+  if (decided_) return;
+  if (!start_next_locked()) settle_if_all_failed_locked();  // at once
+}
+
+void hedge_core::settle_if_all_failed_locked() noexcept {
+  if (decided_ || completed_ != started_) return;
+  decide_locked(-1);  // nothing running and nothing left to start
+  publish_locked(outcome::failed);
 }
 
 bool hedge_core::try_win(int index) noexcept {
+  TBBX_CHAOS_POINT();
   std::lock_guard lock(mu_);
-  if (decided_) return false;
+  // A result reached after the parent ended does not win: the caller is
+  // already on its way to report the parent's cause, and a hedge under a
+  // deadline must not return a value computed past it.
+  if (decided_ || parent_.done()) return false;
   decide_locked(index);
   return true;
 }
 
 void hedge_core::publish_win() noexcept {
   cancel_attempts_(another_attempt_won());  // the losers stop now
-  phase_.store(won, std::memory_order_release);
-  phase_.notify_all();
+  std::lock_guard lock(mu_);
+  publish_locked(outcome::won);
+}
+
+void hedge_core::publish_locked(outcome o) noexcept {
+  outcome_ = o;
+  caller_.notify();  // never blocks, takes no lock
 }
 
 void hedge_core::decide_locked(int winner) noexcept {
   decided_ = true;
-  winner_ = winner;
   if (hooks_ != nullptr) {
     const int still_running = started_ - completed_ - (winner >= 0 ? 1 : 0);
     hooks_->on_decided(winner, still_running, clock::now() - start_);
@@ -232,55 +205,42 @@ void hedge_core::decide_locked(int winner) noexcept {
 }
 
 void hedge_core::await() {
-  for (;;) {
-    phase_.wait(running, std::memory_order_acquire);
-    const std::uint32_t phase = phase_.load(std::memory_order_acquire);
-    if (phase == won) {
-      finish_caller();
-      return;
-    }
-    if (phase == failed) {
-      finish_caller();
-      // Attempts that failed because the parent ended report the parent's
-      // cause, as if it had ended first (it did).
-      if (parent_.done()) std::rethrow_exception(parent_.cause());
-      std::vector<std::exception_ptr> errors;
-      {
-        std::lock_guard lock(mu_);
-        errors = errors_;
-      }
-      throw multi_error(std::move(errors));
-    }
+  std::unique_lock lock(mu_);
+  auto published = [&] { return outcome_ != outcome::pending; };
+  if (detail::await(lock, parent_, caller_, published) == await_status::done) {
     // The parent ended. Unless an attempt decided first (then it is about
     // to publish), the request is abandoned.
-    bool abandoned = false;
-    {
-      std::lock_guard lock(mu_);
-      if (!decided_) {
-        decide_locked(-1);
-        abandoned = true;
-      }
-    }
-    if (abandoned) {
+    if (!decided_) {
+      decide_locked(-1);
+      lock.unlock();
       finish_caller();
       std::rethrow_exception(parent_.cause());
     }
-    phase_.wait(parent_done, std::memory_order_acquire);
+    detail::await(lock, background(), caller_, published);
   }
+  const outcome o = outcome_;
+  std::vector<std::exception_ptr> errors;
+  std::exception_ptr start_failure = start_failure_;
+  if (o == outcome::failed) errors = errors_;
+  lock.unlock();
+  finish_caller();
+  if (o == outcome::won) return;
+  // Attempts that failed because the parent ended report the parent's
+  // cause, as if it had ended first (it did).
+  if (parent_.done()) std::rethrow_exception(parent_.cause());
+  // No attempt ran to fail: say why (out of memory, a full arena).
+  bool any = false;
+  for (const auto& e : errors) any = any || e != nullptr;
+  if (!any && start_failure != nullptr) std::rethrow_exception(start_failure);
+  throw multi_error(std::move(errors));
 }
 
 void hedge_core::finish_caller() noexcept {
   cancel_attempts_(another_attempt_won());  // the losers, if any
-  {
-    std::lock_guard lock(mu_);
-    if (timer_armed_ && timer_service::instance().cancel(timer_)) {
-      timer_armed_ = false;
-      unref();  // the timer's; the caller still holds one
-    }
-  }
-  if (parent_watched_) {
-    deregister_callback(context_access::get(parent_), &parent_watch_);
-    parent_watched_ = false;
+  std::lock_guard lock(mu_);
+  if (timer_armed_ && timer_service::instance().cancel(timer_)) {
+    timer_armed_ = false;
+    unref();  // the timer's; the caller still holds one
   }
 }
 

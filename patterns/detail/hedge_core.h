@@ -1,21 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
 // The state one hedged request shares between its caller, its attempts and
 // its timer. Internal: use <tbbx/patterns/hedge.h>.
 //
-// Attempts run as tasks on tbbx's patterns arena, which replaces the
-// blocked caller (see scheduler/detail/default_arena.h), so they run side
-// by side even on 2 cores. The next attempt is started by the timer
-// service when `delay` has passed since the latest attempt began to run
-// (the timer thread enqueues it; nobody polls), or at once by a failing
-// attempt. Counting from the start of execution, not from queuing, keeps an
-// attempt that waits for a thread from looking slow.
+// Attempts run as tasks on an arena (tbbx's default one unless told), which
+// replaces a blocked caller (see context/detail/default_arena.h), so they
+// run side by side even on 2 cores. The next attempt is started when
+// `delay` has passed since the latest attempt began to run (a timer of the
+// timer service, fired on the deferred runner since it starts a oneTBB
+// task; nobody polls), or at once by a failing attempt. Counting from the
+// start of execution, not from queuing, keeps an attempt that waits for a
+// thread from looking slow.
 //
 // Decisions happen under `mu_`: the first success wins; once every attempt
 // that may run has failed the request fails; a parent that ends first
 // abandons it. After the decision no attempt starts, no hook is called, and
 // the losers' shared context is canceled; they finish on their own time
-// while the state lives on by reference count.
+// while the state lives on by reference count. The caller waits with the
+// library's one blocking primitive (context/detail/await.h): inside a tbbx
+// task it suspends rather than holding a worker, so hedges nested in
+// attempts make progress whatever the arena's size.
 #ifndef TBBX_PATTERNS_DETAIL_HEDGE_CORE_H_
 #define TBBX_PATTERNS_DETAIL_HEDGE_CORE_H_
+
+#include <oneapi/tbb/task_arena.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,22 +35,20 @@
 #include <vector>
 
 #include "tbbx/context/context.h"
-#include "tbbx/context/detail/node.h"
-#include "tbbx/scheduler/arena.h"
-#include "tbbx/scheduler/detail/timer_service.h"
+#include "tbbx/context/detail/await.h"
+#include "tbbx/context/detail/export.h"
+#include "tbbx/context/detail/timer_entry.h"
 
-namespace tbbx {
+namespace tbbx::detail {
 
-// hedge_policy: start attempt 1 at once and one more each `delay` without a
-// success (or at once after a failure), up to max_attempts in all, as tasks
-// of `arena` (tbbx's default arena if null).
-struct hedge_policy {
+// hedge_plan is what a request runs by (hedge_policy, hedger_options and
+// first_of all come down to it).
+struct hedge_plan {
   std::chrono::steady_clock::duration delay{};
   int max_attempts = 2;
-  tbbx::arena* arena = nullptr;
+  tbb::task_arena* arena = nullptr;  // null: tbbx's default arena
+  bool start_all = false;            // first_of: every attempt at once
 };
-
-namespace detail {
 
 // hedge_hooks is what an adaptive hedger adds to a request. Every call is
 // made under the request's lock and before its decision, so never after the
@@ -63,14 +68,14 @@ class hedge_hooks {
   ~hedge_hooks() = default;
 };
 
-void check_hedge_policy(const hedge_policy& policy, const char* caller);
+// check_hedge_plan throws std::invalid_argument for a negative delay or
+// fewer than one attempt.
+TBBX_API void check_hedge_plan(std::chrono::steady_clock::duration delay,
+                               int max_attempts, const char* caller);
 
-class hedge_core {
+class TBBX_API hedge_core {
  public:
-  // start_all: start every attempt at once (first_of) instead of one per
-  // delay.
-  hedge_core(const context& parent, hedge_policy policy, hedge_hooks* hooks,
-             bool start_all = false);
+  hedge_core(const context& parent, hedge_plan plan, hedge_hooks* hooks);
   virtual ~hedge_core();
   hedge_core(const hedge_core&) = delete;
   hedge_core& operator=(const hedge_core&) = delete;
@@ -80,7 +85,7 @@ class hedge_core {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
-  // start launches attempt 1 (and the timer for attempt 2). Caller only.
+  // start launches attempt 1 (every attempt for start_all). Caller only.
   void start();
   // await blocks until the request is decided or the parent is done; it
   // returns normally only if an attempt won (its result is then stored),
@@ -101,7 +106,7 @@ class hedge_core {
   void publish_win() noexcept;
 
  private:
-  enum : std::uint32_t { running = 0, won = 1, failed = 2, parent_done = 3 };
+  enum class outcome : std::uint8_t { pending, won, failed };
 
   struct delay_timer : timer_entry {
     explicit delay_timer(hedge_core* owner) noexcept;
@@ -110,46 +115,37 @@ class hedge_core {
 
   void run_attempt(int index) noexcept;
   void record_failure(int index, std::exception_ptr e) noexcept;
-  // Each returns with mu_ held by the caller.
-  bool start_next_locked();
-  void arm_timer_locked(std::chrono::steady_clock::time_point when);
+  // Each is called with mu_ held.
+  bool start_next_locked() noexcept;
+  void arm_timer_locked(std::chrono::steady_clock::time_point when) noexcept;
   void decide_locked(int winner) noexcept;
   // settle_if_all_failed_locked decides the request failed when no attempt
-  // runs and none was just started; the caller then calls publish_failed
-  // without the lock.
-  bool settle_if_all_failed_locked() noexcept;
-  void publish_failed() noexcept;
+  // runs and none was just started.
+  void settle_if_all_failed_locked() noexcept;
+  void publish_locked(outcome o) noexcept;
   void fire() noexcept;
   void finish_caller() noexcept;
 
   std::atomic<int> refs_{1};
-  const hedge_policy policy_;
-  const bool start_all_;
+  const hedge_plan plan_;
   hedge_hooks* const hooks_;
   const std::chrono::steady_clock::time_point start_;
   context parent_;
   context attempts_;             // child of parent_, shared by all attempts
   cancel_func cancel_attempts_;  // cancels the losers once decided
+  waiter caller_;                // made on the caller's thread
 
-  // The caller sleeps on this; attempts, the timer and the parent wake it.
-  std::atomic<std::uint32_t> phase_{running};
-
-  std::mutex mu_;
-  int started_ = 0;               // guarded by mu_
-  int completed_ = 0;             // attempts that returned; guarded by mu_
-  int winner_ = -1;               // guarded by mu_
-  bool decided_ = false;          // guarded by mu_
-  bool hedging_stopped_ = false;  // budget refused; guarded by mu_
-  std::vector<std::exception_ptr> errors_;  // by attempt; guarded by mu_
+  std::mutex mu_;         // never taken by the timer thread
+  int started_ = 0;       // guarded by mu_
+  int completed_ = 0;     // attempts that returned; guarded by mu_
+  bool decided_ = false;  // guarded by mu_
+  outcome outcome_ = outcome::pending;      // published to the caller; mu_
+  bool hedging_stopped_ = false;            // budget refused; guarded by mu_
+  std::vector<std::exception_ptr> errors_;  // by attempt started; mu_
+  std::exception_ptr start_failure_;        // an attempt could not start; mu_
   std::chrono::steady_clock::time_point next_due_;  // guarded by mu_
   bool timer_armed_ = false;                        // guarded by mu_
   delay_timer timer_{this};  // holds a reference while armed
-
-  struct parent_watch : callback_node {
-    explicit parent_watch(hedge_core* owner) noexcept;
-    hedge_core* core;
-  } parent_watch_{this};
-  bool parent_watched_ = false;  // caller only
 };
 
 // hedge_state stores the function and the winner's result.
@@ -157,9 +153,8 @@ template <class F, class R>
 class hedge_state final : public hedge_core {
  public:
   template <class G>
-  hedge_state(const context& parent, hedge_policy policy, hedge_hooks* hooks,
-              G&& f, bool start_all = false)
-      : hedge_core(parent, policy, hooks, start_all), f_(std::forward<G>(f)) {}
+  hedge_state(const context& parent, hedge_plan plan, hedge_hooks* hooks, G&& f)
+      : hedge_core(parent, plan, hooks), f_(std::forward<G>(f)) {}
 
   R take_result() {
     if constexpr (!std::is_void_v<R>) return std::move(*result_);
@@ -198,11 +193,10 @@ class hedge_state final : public hedge_core {
 // run_hedged is hedge(), hedger::operator() and first_of() without the
 // checks.
 template <class R, class F>
-R run_hedged(const context& ctx, hedge_policy policy, F&& f, hedge_hooks* hooks,
-             bool start_all = false) {
+R run_hedged(const context& ctx, hedge_plan plan, F&& f, hedge_hooks* hooks) {
   ctx.throw_if_done();
-  auto* state = new hedge_state<std::decay_t<F>, R>(
-      ctx, policy, hooks, std::forward<F>(f), start_all);
+  auto* state =
+      new hedge_state<std::decay_t<F>, R>(ctx, plan, hooks, std::forward<F>(f));
   struct releaser {
     hedge_core* s;
     ~releaser() { s->unref(); }
@@ -212,7 +206,6 @@ R run_hedged(const context& ctx, hedge_policy policy, F&& f, hedge_hooks* hooks,
   return state->take_result();
 }
 
-}  // namespace detail
-}  // namespace tbbx
+}  // namespace tbbx::detail
 
 #endif  // TBBX_PATTERNS_DETAIL_HEDGE_CORE_H_

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // latency_histogram: a streaming latency quantile estimator with decay.
 // Internal; used by tbbx::hedger.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The nodes of a tbbx::task_graph. Internal: use
 // <tbbx/scheduler/task_graph.h>.
 //
@@ -8,8 +9,6 @@
 // adjacency lists stay out of the way in the graph.
 #ifndef TBBX_SCHEDULER_DETAIL_GRAPH_NODE_H_
 #define TBBX_SCHEDULER_DETAIL_GRAPH_NODE_H_
-
-#include <oneapi/tbb/task_group.h>
 
 #include <atomic>
 #include <concepts>
@@ -22,6 +21,8 @@
 #include <utility>
 
 #include "tbbx/context/context.h"
+#include "tbbx/context/detail/export.h"
+#include "tbbx/context/detail/tbb_adapter.h"
 
 namespace tbbx {
 
@@ -34,8 +35,6 @@ enum class node_state : std::uint8_t {
 };
 
 namespace detail {
-
-namespace d1 = tbb::detail::d1;
 
 // node_callable holds f() or f(const context&): inline if it fits in two
 // words (a lambda capturing a reference or two), else on the heap.
@@ -96,12 +95,12 @@ struct graph_run;
 // is made with the node and reused by every run; a node runs at most once
 // per run). Its successors are a range of the graph's edge array, its error
 // a slot of the graph's error array, both reached through the run.
-struct graph_node final : d1::task {
+struct TBBX_API graph_node final : tbb_task {
   template <class F>
   graph_node(F&& f, std::uint32_t i) : fn(std::forward<F>(f)), index(i) {}
 
-  d1::task* execute(d1::execution_data&) override;
-  d1::task* cancel(d1::execution_data&) override;
+  tbb_task* execute(task_execution&) override;
+  tbb_task* cancel(task_execution&) override;
 
   graph_run* const* run = nullptr;  // the graph's current run
   node_callable fn;

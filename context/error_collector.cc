@@ -1,9 +1,10 @@
-#include "tbbx/patterns/error_collector.h"
+// SPDX-License-Identifier: Apache-2.0
+#include "tbbx/context/error_collector.h"
 
 #include <algorithm>
 #include <utility>
 
-#include "tbbx/patterns/multi_error.h"
+#include "tbbx/context/multi_error.h"
 
 namespace tbbx {
 

@@ -1,10 +1,14 @@
-#include "tbbx/scheduler/detail/default_arena.h"
+// SPDX-License-Identifier: Apache-2.0
+#include "tbbx/context/detail/default_arena.h"
 
 #include <oneapi/tbb/global_control.h>
-#include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
 
 #include <algorithm>
+#include <new>
 #include <thread>
+
+#include "tbbx/context/detail/tbb_adapter.h"
 
 #if defined(__linux__)
 #include <sched.h>
@@ -16,7 +20,7 @@ namespace tbbx::detail {
 // LeakSanitizer); nothing else reads it.
 tbb::global_control* room_for_workers = nullptr;
 
-int patterns_concurrency() noexcept {
+int default_concurrency() noexcept {
   // The CPUs this process may run on, as oneTBB counts them. Not
   // tbb::info::default_concurrency(): it loads oneTBB's topology library
   // (tbbbind), which AddressSanitizer refuses to load.
@@ -29,12 +33,12 @@ int patterns_concurrency() noexcept {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-tbb::task_arena& patterns_arena() {
+tbb::task_arena& default_arena() {
   // Both leaked on purpose (kept reachable from statics): tasks may be
   // enqueued from exit-time callbacks, and the global_control must outlive
   // the arena's workers.
   static tbb::task_arena* const arena = [] {
-    const int threads = patterns_concurrency();
+    const int threads = default_concurrency();
     const std::size_t wanted = static_cast<std::size_t>(threads) + 1;
     if (tbb::global_control::active_value(
             tbb::global_control::max_allowed_parallelism) < wanted) {
@@ -49,14 +53,14 @@ tbb::task_arena& patterns_arena() {
 }
 
 tbb::task_group_context& scheduling_context() noexcept {
-  // Leaked so that tasks made from exit-time code still find it.
+  // Never destroyed, so that tasks made from exit-time code still find it;
+  // built in static storage, because noexcept paths (after_func launches)
+  // may be the first to ask: no allocation that could fail.
+  alignas(tbb::task_group_context) static unsigned char
+      storage[sizeof(tbb::task_group_context)];
   static tbb::task_group_context* const context =
-      new tbb::task_group_context(tbb::task_group_context::isolated);
+      new (storage) tbb::task_group_context(tbb::task_group_context::isolated);
   return *context;
-}
-
-void enqueue_task(std::function<void()> f) {
-  patterns_arena().enqueue(std::move(f));
 }
 
 }  // namespace tbbx::detail

@@ -1,5 +1,8 @@
-#include "tbbx/patterns/multi_error.h"
+// SPDX-License-Identifier: Apache-2.0
+#include "tbbx/context/multi_error.h"
 
+#include <algorithm>
+#include <cstring>
 #include <utility>
 
 namespace tbbx {
@@ -57,16 +60,35 @@ std::exception_ptr join_errors(std::vector<std::exception_ptr> errors) {
 }
 
 namespace detail {
+namespace {
+
+// object_of identifies the exception object `e` refers to: in the Itanium
+// C++ ABI (libstdc++, libc++) an exception_ptr is the object's address.
+const void* object_of(const std::exception_ptr& e) noexcept {
+  const void* p;
+  static_assert(sizeof(std::exception_ptr) == sizeof(p));
+  std::memcpy(&p, static_cast<const void*>(&e), sizeof(p));
+  return p;
+}
+
+}  // namespace
 
 bool find_in_error_tree(const std::exception_ptr& root,
                         bool (*visit)(const std::exception_ptr&, void*),
                         void* state) {
-  // An explicit stack: chains of nested exceptions can be long.
+  // An explicit stack: chains of nested exceptions can be long. `seen`
+  // holds every exception object visited (exception_ptrs compare equal
+  // when they refer to the same object), sorted for lookup.
   std::vector<std::exception_ptr> pending{root};
+  std::vector<const void*> seen;
   while (!pending.empty()) {
     std::exception_ptr e = std::move(pending.back());
     pending.pop_back();
     if (e == nullptr) continue;
+    const void* identity = object_of(e);
+    auto at = std::lower_bound(seen.begin(), seen.end(), identity);
+    if (at != seen.end() && *at == identity) continue;
+    seen.insert(at, identity);
     if (visit(e, state)) return true;
     std::vector<std::exception_ptr> inner;
     try {
