@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the tbbx benchmarks: latency samples reported as
 // percentile counters next to Google Benchmark's own timings.
 #ifndef TBBX_BENCH_BENCH_SUPPORT_H_

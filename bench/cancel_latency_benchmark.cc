@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cancel latency: two tasks poll on two threads; one of them cancels, and we
 // time from the cancel call until the algorithm's wait returns on the
 // calling thread. tbbx (context::done() + tbbx::parallel_for) beside raw

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cost of asking "should I stop?" and of making cancelable contexts,
 // tbbx beside its peers in one binary:
 //   done()                   tbbx::context::done()

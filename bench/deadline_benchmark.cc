@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Deadline overshoot: how late the work under a 5 ms deadline learns that
 // it is over, with every core busy polling (two pollers on two cores).
 //   Tbbx      with_timeout + tbbx::parallel_for, pollers check ctx.done()

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // error_group beside tbb::task_group, in one binary:
 //   FlatSpawn    10^6 tiny tasks spawned from one thread, then wait
 //   NestedFib    fib(n) with a group per call (every call with n >= 2),

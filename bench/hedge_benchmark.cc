@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hedging on a CPU workload (examples/hedge_workload.h): attempts take
 // 100 us (p = 0.98) or 10 ms (p = 0.02), or follow a lognormal tail.
 // Rows, all in one run on the same workload:
@@ -10,7 +11,9 @@
 //   RawOneTbb     a hand-written oneTBB hedge with the same delay
 //   DelayPrecision how late the second attempt starts after a 150 us delay,
 //                 tbbx vs the hand-written hedge (idle machine)
-// Each row runs 2,000 sequential requests, or 2 clients x 1,000 requests at
+// Each row runs 2,000 sequential requests (TBBX_HEDGE_REQUESTS=N for N;
+// `./dev plot` uses 20,000, so that p99.9 is the 20th slowest request and
+// not the 2nd), or 2 clients x half as many requests at
 // once (Concurrent: two requests in flight on 2 cores, each with its
 // hedges; with more, the cores are saturated and no hedge can help). Counters:
 // p50/p99/p999 latency in us, extra attempts in % of requests, and the CPU the
@@ -22,6 +25,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -39,7 +43,26 @@ namespace {
 
 using namespace hedge_workload;
 
-constexpr int kRequests = 2000;
+// requests is the number of requests per row: TBBX_HEDGE_REQUESTS, or
+// 2,000 (enough for p99; p99.9 of 2,000 is the 2nd-slowest request and
+// swings by 10x between runs).
+int requests() {
+  static const int n = [] {
+    const char* env = std::getenv("TBBX_HEDGE_REQUESTS");
+    if (env == nullptr || *env == '\0') return 2000;
+    char* end = nullptr;
+    const long v = std::strtol(env, &end, 10);
+    if (*end != '\0' || v < 2 || v > 10'000'000) {
+      std::fprintf(stderr,
+                   "hedge_benchmark: TBBX_HEDGE_REQUESTS must be a count "
+                   "in 2..10000000, got '%s'\n",
+                   env);
+      std::exit(2);
+    }
+    return static_cast<int>(v);
+  }();
+  return n;
+}
 constexpr int kClients = 2;
 constexpr std::uint64_t kSeed = 2026;
 
@@ -78,11 +101,11 @@ void run(benchmark::State& state, const std::string& row, bool concurrent,
     if (concurrent) {
       std::vector<std::thread> clients;
       for (int c = 0; c < kClients; ++c) {
-        clients.emplace_back(client, kRequests / kClients);
+        clients.emplace_back(client, requests() / kClients);
       }
       for (auto& t : clients) t.join();
     } else {
-      client(kRequests);
+      client(requests());
     }
   }
   std::sort(latencies.begin(), latencies.end());
@@ -90,6 +113,7 @@ void run(benchmark::State& state, const std::string& row, bool concurrent,
   state.counters["p50_us"] = percentile(latencies, 0.50);
   state.counters["p99_us"] = percentile(latencies, 0.99);
   state.counters["p999_us"] = percentile(latencies, 0.999);
+  state.counters["requests"] = n;
   state.counters["extra_pct"] =
       100.0 *
       (static_cast<double>(book.attempts.load() - attempts_before) - n) / n;

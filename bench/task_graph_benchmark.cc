@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tbbx::task_graph beside tbb::flow::graph (continue_node) on the same DAG
 // shapes, each built once and run many times:
 //   FanOut   one root, 100,000 children

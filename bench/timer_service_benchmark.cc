@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The timer service under load: many deadlines at once.
 //   ManyDeadlines/N  N contexts with deadlines spread over 50 ms; each
 //                    records, in an on_done callback (run by the timer

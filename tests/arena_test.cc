@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Contract tests of tbbx::arena and of running patterns in a chosen arena.
 #include "tbbx/scheduler/arena.h"
 
@@ -111,7 +112,9 @@ TEST(ArenaPatterns, CancellationReachesWorkInsideTheArena) {
   EXPECT_EQ(g.skipped(), 10u);
 
   // The same through an algorithm called inside the arena.
-  auto [ctx2, cancel2] = tbbx::with_cancel(background());
+  auto ctx2_c = tbbx::with_cancel(background());
+  auto& ctx2 = ctx2_c.ctx;
+  auto& cancel2 = ctx2_c.cancel;
   cancel2();
   EXPECT_THROW(
       other.execute([&] { tbbx::parallel_for(ctx2, 0, 100, [](int) {}); }),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Contract tests of on_done and after_func (API.md section 1, callbacks).
 #include "tbbx/context/callbacks.h"
 
@@ -19,7 +20,9 @@ using tbbx::testing::eventually;
 using tbbx::testing::run_together;
 
 TEST(OnDone, RunsOnceOnTheCancelingThread) {
-  auto [ctx, cancel] = tbbx::with_cancel(background());
+  auto ctx_c = tbbx::with_cancel(background());
+  auto& ctx = ctx_c.ctx;
+  auto& cancel = ctx_c.cancel;
   int runs = 0;
   std::thread::id ran_on;
   auto reg = tbbx::on_done(ctx, [&] {
@@ -74,17 +77,22 @@ TEST(OnDone, NeverRunsOnAContextThatCannotEnd) {
   EXPECT_FALSE(ran);
 }
 
-TEST(OnDone, DeadlineCallbacksRunOnTheTimerThread) {
-  auto [ctx, cancel] = tbbx::with_timeout(background(), 5ms);
+// They run on the deferred runner (the timer thread runs no user code).
+TEST(OnDone, DeadlineCallbacksRunOffTheCallersThread) {
+  // Long enough that the registration comes first even under TSan.
+  auto [ctx, cancel] = tbbx::with_timeout(background(), 300ms);
   std::atomic<std::thread::id> ran_on{};
   auto reg = tbbx::on_done(ctx, [&] { ran_on = std::this_thread::get_id(); });
+  ASSERT_EQ(ran_on.load(), std::thread::id()) << "registered too late";
   ctx.wait();
   ASSERT_TRUE(eventually([&] { return ran_on.load() != std::thread::id(); }));
   EXPECT_NE(ran_on.load(), std::this_thread::get_id());
 }
 
 TEST(OnDone, DestructorWaitsForACallbackRunningOnAnotherThread) {
-  auto [ctx, cancel] = tbbx::with_cancel(background());
+  auto ctx_c = tbbx::with_cancel(background());
+  auto& ctx = ctx_c.ctx;
+  auto& cancel = ctx_c.cancel;
   std::latch entered(1);
   std::latch release(1);
   std::atomic<bool> finished{false};
@@ -123,10 +131,16 @@ TEST(OnDone, DeregisteringFromInsideTheCallbackDoesNotDeadlock) {
 }
 
 TEST(OnDone, CallbacksMayCancelOtherContextsAndRegisterCallbacks) {
-  auto [parent, cancel_parent] = tbbx::with_cancel(background());
+  auto parent_c = tbbx::with_cancel(background());
+  auto& parent = parent_c.ctx;
+  auto& cancel_parent = parent_c.cancel;
   auto [child, cancel_child] = tbbx::with_cancel(parent);
-  auto [other, cancel_other] = tbbx::with_cancel(background());
-  auto [third, cancel_third] = tbbx::with_cancel(background());
+  auto other_c = tbbx::with_cancel(background());
+  auto& other = other_c.ctx;
+  auto& cancel_other = other_c.cancel;
+  auto third_c = tbbx::with_cancel(background());
+  auto& third = third_c.ctx;
+  auto& cancel_third = third_c.cancel;
   std::vector<tbbx::callback_registration> regs;
   int nested_runs = 0;
   // Canceling the child cancels its parent, which cancels an unrelated
@@ -149,7 +163,9 @@ TEST(OnDone, CallbacksMayCancelOtherContextsAndRegisterCallbacks) {
 
 TEST(OnDone, ConcurrentRegistrationAndCancelRunEachCallbackOnce) {
   for (int round = 0; round < 50; ++round) {
-    auto [ctx, cancel] = tbbx::with_cancel(background());
+    auto ctx_c = tbbx::with_cancel(background());
+    auto& ctx = ctx_c.ctx;
+    auto& cancel = ctx_c.cancel;
     std::atomic<int> runs{0};
     std::atomic<int> kept{0};
     std::vector<std::vector<tbbx::callback_registration>> regs(4);
@@ -233,7 +249,9 @@ TEST(AfterFunc, OnAContextThatCannotEndNothingIsKept) {
 
 TEST(AfterFunc, ConcurrentStopAndCancelDecideExactlyOnce) {
   for (int round = 0; round < 200; ++round) {
-    auto [ctx, cancel] = tbbx::with_cancel(background());
+    auto ctx_c = tbbx::with_cancel(background());
+    auto& ctx = ctx_c.ctx;
+    auto& cancel = ctx_c.cancel;
     std::atomic<int> ran{0};
     auto handle = tbbx::after_func(ctx, [&] { ran.fetch_add(1); });
     std::atomic<bool> stopped{false};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Races on the context tree: concurrent creation, cancellation and lookup
 // from many threads, and a random-tree stress test (0 missed cancels).
 #include <gtest/gtest.h>
@@ -22,7 +23,9 @@ using tbbx::testing::under_sanitizer;
 TEST(ContextRace, ChildrenCreatedDuringTheParentsCancelAreNeverMissed) {
   const int rounds = under_sanitizer ? 20 : 200;
   for (int round = 0; round < rounds; ++round) {
-    auto [parent, cancel] = tbbx::with_cancel(background());
+    auto parent_c = tbbx::with_cancel(background());
+    auto& parent = parent_c.ctx;
+    auto& cancel = parent_c.cancel;
     std::vector<std::vector<context>> made(4);
     run_together(5, [&](int t) {
       if (t == 4) {
@@ -44,7 +47,9 @@ TEST(ContextRace, ChildrenCreatedDuringTheParentsCancelAreNeverMissed) {
 
 TEST(ContextRace, ConcurrentCancelsAgreeOnOneCause) {
   for (int round = 0; round < 100; ++round) {
-    auto [ctx, cancel] = tbbx::with_cancel(background());
+    auto ctx_c = tbbx::with_cancel(background());
+    auto& ctx = ctx_c.ctx;
+    auto& cancel = ctx_c.cancel;
     auto [child, cancel_child] = tbbx::with_cancel(ctx);
     std::vector<std::exception_ptr> causes(4);
     for (auto& c : causes) {
@@ -60,7 +65,9 @@ TEST(ContextRace, ConcurrentCancelsAgreeOnOneCause) {
 
 TEST(ContextRace, ValueLookupsRaceWithCreationAndCancel) {
   static const tbbx::context_key<int> key("k");
-  auto [root, cancel] = tbbx::with_cancel(background());
+  auto root_c = tbbx::with_cancel(background());
+  auto& root = root_c.ctx;
+  auto& cancel = root_c.cancel;
   context valued = tbbx::with_value(root, key, 5);
   std::atomic<bool> stop{false};
   run_together(4, [&](int t) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Contract tests of tbbx::context (API.md section 1): tree semantics, causes,
 // deadlines, values and lifetimes. Public API only.
 #include "tbbx/context/context.h"
@@ -5,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -237,9 +239,10 @@ TEST(Deadline, ParentDeadlineEndsChildrenWithTheParentsCause) {
 }
 
 TEST(Deadline, DeadlineAfterCancelChangesNothing) {
-  auto [ctx, cancel] = with_timeout(background(), 5ms);
+  // Far enough that the cancel comes first even in the chaos build.
+  auto [ctx, cancel] = with_timeout(background(), 100ms);
   cancel();
-  std::this_thread::sleep_for(20ms);  // let the (removed) deadline pass
+  std::this_thread::sleep_for(120ms);  // let the (removed) deadline pass
   EXPECT_EQ(ctx.err(), make_error_code(errc::canceled));
 }
 
@@ -344,9 +347,93 @@ TEST(Handle, CopiesAreEqualAndMovedFromIsBackground) {
   auto [other, cancel_other] = with_cancel(background());
   EXPECT_FALSE(other == ctx);
   copy = ctx;
-  copy = copy;  // self-assignment keeps the node alive
+  const context& same = copy;
+  copy = same;  // self-assignment keeps the node alive
   cancel();
   EXPECT_TRUE(copy.done());
+}
+
+// Defect: `now() + duration::max()` overflowed and the context was done at
+// once. A duration too large to add means "never".
+TEST(Durations, AHugeTimeoutIsNoDeadline) {
+  auto [ctx, cancel] = with_timeout(background(), Clock::duration::max());
+  EXPECT_FALSE(ctx.done());
+  EXPECT_FALSE(ctx.deadline().has_value());
+  auto [at_max, cancel_max] =
+      with_deadline(background(), Clock::time_point::max());
+  EXPECT_FALSE(at_max.done());
+  EXPECT_FALSE(at_max.deadline().has_value());
+}
+
+TEST(Durations, AHugeWaitWaitsUntilTheContextEnds) {
+  auto [ctx, cancel] = with_cancel(background());
+  std::atomic<bool> returned{false};
+  std::thread waiter([&, &c = ctx] {
+    EXPECT_TRUE(c.wait_for(Clock::duration::max()));
+    returned = true;
+  });
+  std::this_thread::sleep_for(20ms);  // a wait that returned at once would
+  EXPECT_FALSE(returned.load());      // have returned by now
+  cancel();
+  waiter.join();
+  EXPECT_TRUE(returned.load());
+  EXPECT_FALSE(background().wait_for(1ms));
+  EXPECT_FALSE(background().wait_until(Clock::time_point::min()));
+}
+
+// Defect: the node's class operator new hid the aligned form, so an
+// over-aligned value was misaligned.
+TEST(Values, OverAlignedValuesAreAligned) {
+  struct alignas(64) wide {
+    char bytes[64];
+  };
+  static const tbbx::context_key<wide> key("wide");
+  for (int i = 0; i < 16; ++i) {
+    context c = tbbx::with_value(background(), key, wide{});
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(c.value(key)) % 64, 0u);
+  }
+}
+
+// Defect: cancel() returned while a concurrent cancel of an inner node was
+// still marking that node's children. A cancel is complete when it returns.
+TEST(Tree, CancelReturnsOnlyOnceTheWholeSubtreeIsDone) {
+  for (int round = 0; round < 5; ++round) {
+    auto [root, cancel_root] = with_cancel(background());
+    auto [p, cancel_p] = with_cancel(root);
+    std::vector<tbbx::cancelable_context> children;
+    children.reserve(200'000);
+    for (int i = 0; i < 200'000; ++i) children.push_back(with_cancel(p));
+    std::thread b([&, &c = cancel_p] { c(); });
+    while (!p.done()) {
+    }
+    cancel_root();
+    int not_done = 0;
+    for (const auto& c : children) not_done += c.ctx.done() ? 0 : 1;
+    EXPECT_EQ(not_done, 0) << "after the root's cancel returned";
+    b.join();
+  }
+}
+
+// The same for a direct cancel of a node that another cancel is marking.
+TEST(Tree, CancelOfANodeBeingMarkedWaitsForItsSubtree) {
+  auto [root, cancel_root] = with_cancel(background());
+  std::vector<tbbx::cancelable_context> mids;
+  std::vector<tbbx::cancelable_context> leaves;
+  for (int i = 0; i < 64; ++i) {
+    mids.push_back(with_cancel(root));
+    for (int j = 0; j < 2000; ++j)
+      leaves.push_back(with_cancel(mids.back().ctx));
+  }
+  std::thread b([&, &c = cancel_root] { c(); });
+  int not_done = 0;
+  for (int i = 63; i >= 0; --i) {
+    mids[i].cancel();  // may find it already marked by the root's cancel
+    for (int j = 0; j < 2000; ++j) {
+      not_done += leaves[i * 2000 + j].ctx.done() ? 0 : 1;
+    }
+  }
+  b.join();
+  EXPECT_EQ(not_done, 0);
 }
 
 }  // namespace

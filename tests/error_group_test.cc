@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Contract tests of tbbx::error_group (API.md section 3): Go's errgroup
 // semantics plus every error kept, skipped accounting, limits, and the
 // destructor that cancels and waits.
@@ -15,8 +16,8 @@
 #include <vector>
 
 #include "tbbx/context/callbacks.h"
+#include "tbbx/context/multi_error.h"
 #include "tbbx/context/tbb_context.h"
-#include "tbbx/patterns/multi_error.h"
 #include "test_support.h"
 
 namespace {
@@ -158,7 +159,9 @@ TEST(ErrorGroup, TasksOfADoneGroupAreSkippedAndCounted) {
 }
 
 TEST(ErrorGroup, QueuedTasksAreSkippedWhenTheParentEnds) {
-  auto [parent, cancel] = tbbx::with_cancel(background());
+  auto parent_c = tbbx::with_cancel(background());
+  auto& parent = parent_c.ctx;
+  auto& cancel = parent_c.cancel;
   error_group g(parent);
   constexpr int kTasks = 20'000;
   std::atomic<int> ran{0};
@@ -216,15 +219,28 @@ TEST(ErrorGroup, MisuseIsLoud) {
   g.wait();
   EXPECT_THROW(g.go([] {}), std::logic_error);
   EXPECT_THROW(g.try_go([] {}), std::logic_error);
-  EXPECT_THROW(error_group(background(), {.limit = 0}), std::invalid_argument);
-  error_group h;
-  EXPECT_THROW(h.set_limit(0), std::invalid_argument);
+}
+
+// Go's SetLimit(0) is valid: TryGo always fails. go() could never proceed,
+// so it throws rather than block forever.
+TEST(ErrorGroup, LimitZeroAdmitsNothingAsInGo) {
+  error_group g(background(), {.limit = 0});
+  bool ran = false;
+  EXPECT_FALSE(g.try_go([&] { ran = true; }));
   try {
-    h.set_limit(0);
-  } catch (const std::invalid_argument& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("tbbx::error_group::set_limit", 0),
-              0u);
+    g.go([&] { ran = true; });
+    ADD_FAILURE() << "go() at a limit of 0 returned";
+  } catch (const std::logic_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("tbbx::error_group::go", 0), 0u);
   }
+  EXPECT_FALSE(ran);
+  g.set_limit(1);  // nothing ran, so the limit may change
+  g.go([&] { ran = true; });
+  g.wait();
+  EXPECT_TRUE(ran);
+  error_group h;
+  h.set_limit(0);
+  EXPECT_FALSE(h.try_go([] {}));
 }
 
 TEST(ErrorGroup, WaitFromItsOwnTaskIsAnError) {
@@ -362,6 +378,61 @@ TEST(ErrorGroupContext, TheContextIsARealContext) {
   EXPECT_THROW(copy.throw_if_done(), task_failed);
   EXPECT_EQ(copy, g.get_context());
   EXPECT_TRUE(callback_ran.load());
+}
+
+}  // namespace
+
+namespace {
+
+// cancel(), the task_group habit: the group's context ends with the cause,
+// tasks not started are skipped, wait() throws the cause, and the parent
+// is untouched.
+TEST(ErrorGroupCancel, CancelsWithTheCauseAndSkipsTasksNotStarted) {
+  tbbx::cancelable_context parent = tbbx::with_cancel(background());
+  error_group g(parent.ctx, {.limit = 1});
+  std::latch started(1);
+  std::atomic<bool> release{false};
+  g.go([&] {
+    started.count_down();
+    while (!release.load()) std::this_thread::yield();
+  });
+  started.wait();
+  std::atomic<int> ran{0};
+  const auto cause = std::make_exception_ptr(task_failed("stop"));
+  std::thread canceler([&] {
+    g.cancel(cause);
+    release = true;
+  });
+  for (int i = 0; i < 10; ++i) g.go([&] { ran++; });  // blocks at the limit
+  canceler.join();
+  try {
+    g.wait();
+    FAIL() << "wait() returned normally after cancel()";
+  } catch (const task_failed& e) {
+    EXPECT_STREQ(e.what(), "stop");
+  }
+  EXPECT_EQ(g.get_context().cause(), cause);
+  EXPECT_EQ(g.get_context().err(), tbbx::errc::canceled);
+  EXPECT_EQ(ran.load() + static_cast<int>(g.skipped()), 10);
+  EXPECT_GT(g.skipped(), 0u);
+  EXPECT_FALSE(parent.ctx.done());
+}
+
+TEST(ErrorGroupCancel, ANullCauseIsACanceledError) {
+  error_group g;
+  g.cancel();
+  g.go([] {});
+  EXPECT_THROW(g.wait(), tbbx::canceled_error);
+  EXPECT_EQ(g.skipped(), 1u);
+}
+
+TEST(ErrorGroupCancel, OnlyTheFirstCancelCounts) {
+  error_group g;
+  const auto first = std::make_exception_ptr(task_failed("first"));
+  g.cancel(first);
+  g.cancel(std::make_exception_ptr(task_failed("second")));
+  EXPECT_EQ(g.get_context().cause(), first);
+  g.wait();  // nothing was skipped and nothing failed: wait() returns
 }
 
 }  // namespace

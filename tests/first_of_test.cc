@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Contract tests of tbbx::first_of.
 #include "tbbx/patterns/first_of.h"
 
@@ -9,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "tbbx/patterns/multi_error.h"
+#include "tbbx/context/multi_error.h"
 #include "test_support.h"
 
 namespace {

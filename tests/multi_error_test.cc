@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 // Contract tests of multi_error, join_errors, find_error and error_collector.
-#include "tbbx/patterns/multi_error.h"
+#include "tbbx/context/multi_error.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "tbbx/patterns/error_collector.h"
+#include "tbbx/context/error_collector.h"
 #include "test_support.h"
 
 namespace {
@@ -130,6 +131,37 @@ TEST(ErrorCollector, NothingLostWithEightThreadsAddingAtOnce) {
   reader.join();
   EXPECT_EQ(c.size(), 8u * per_thread);
   EXPECT_EQ(c.errors().size(), 8u * per_thread);
+}
+
+// Defect: a cycle of nested exceptions made find_error loop forever.
+struct self_nesting : std::runtime_error, std::nested_exception {
+  self_nesting() : std::runtime_error("nests itself") {}
+};
+
+TEST(FindError, ACycleOfNestedExceptionsEnds) {
+  const std::nested_exception empty;  // made outside a handler: holds null
+  std::exception_ptr p;
+  try {
+    throw self_nesting();
+  } catch (...) {
+    p = std::current_exception();
+  }
+  try {
+    std::rethrow_exception(p);
+  } catch (self_nesting& object) {   // the very object `p` refers to
+    std::nested_exception captured;  // captures `p`, being handled now
+    static_cast<std::nested_exception&>(object) = captured;
+  }
+  EXPECT_EQ(tbbx::find_error<std::logic_error>(p), nullptr);
+  EXPECT_NE(tbbx::find_error<std::runtime_error>(p), nullptr);
+  auto joined = tbbx::join_errors({p, p});
+  EXPECT_EQ(tbbx::find_error<std::logic_error>(joined), nullptr);
+  // Break the cycle, or the exception keeps itself alive (a leak).
+  try {
+    std::rethrow_exception(p);
+  } catch (self_nesting& object) {
+    static_cast<std::nested_exception&>(object) = empty;
+  }
 }
 
 }  // namespace

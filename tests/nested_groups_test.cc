@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Nested spawning: trees of groups that fail, cancel and finish together.
 #include <gtest/gtest.h>
 
@@ -8,11 +9,14 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tbbx/context/algorithms.h"
 #include "tbbx/context/tbb_context.h"
 #include "tbbx/patterns/error_group.h"
 #include "test_support.h"
 
 namespace {
+
+using namespace std::chrono_literals;
 
 using tbbx::background;
 using tbbx::context;
@@ -206,6 +210,75 @@ TEST(NestedGroups, ANestedGroupMayOutliveItsParent) {
   escaped.reset();
   EXPECT_TRUE(copy.done());
   EXPECT_EQ(*copy.value(key), 7);
+}
+
+// Defect: go() at the limit from an inner group's task, or from a
+// tbbx::parallel_for body run by one of the group's tasks, waited for a
+// slot held by the very task that waits for it.
+TEST(NestedGroups, GoAtTheLimitFromAnInnerGroupsTaskRunsInline) {
+  tbbx::testing::watchdog dog(60s, "go() at the limit from an inner group");
+  error_group outer;
+  outer.set_limit(1);
+  std::atomic<int> ran{0};
+  outer.go([&](const context& ctx) {
+    error_group inner(ctx);
+    for (int i = 0; i < 4; ++i) {
+      inner.go([&] { outer.go([&] { ran++; }); });
+    }
+    inner.wait();
+  });
+  outer.wait();
+  EXPECT_EQ(ran.load(), 4);
+}
+
+TEST(NestedGroups, GoAtTheLimitFromAnAlgorithmBodyRunsInline) {
+  tbbx::testing::watchdog dog(60s, "go() at the limit from a parallel_for");
+  error_group g;
+  g.set_limit(1);
+  std::atomic<int> ran{0};
+  g.go([&](const context& ctx) {
+    tbbx::parallel_for(ctx, 0, 64, [&](int) { g.go([&] { ran++; }); });
+  });
+  g.wait();
+  EXPECT_EQ(ran.load(), 64);
+}
+
+// Defect: the group's context said E (the first error) while a copy made
+// after the parent was canceled with P said P.
+TEST(NestedGroups, EveryHandleOnAGroupsContextAgreesOnTheCause) {
+  auto [parent, cancel_parent] = tbbx::with_cancel(background());
+  error_group g(parent);
+  std::latch failed(1);
+  auto e = std::make_exception_ptr(leaf_failed("E"));
+  g.go([&] {
+    failed.count_down();
+    std::rethrow_exception(e);
+  });
+  failed.wait();
+  ASSERT_TRUE(
+      tbbx::testing::eventually([&] { return g.get_context().done(); }));
+  cancel_parent(std::make_exception_ptr(leaf_failed("P")));
+  context copy = g.get_context();
+  EXPECT_EQ(g.get_context().cause(), e);
+  EXPECT_EQ(copy.cause(), e);
+  EXPECT_EQ(copy, g.get_context());
+  EXPECT_THROW(g.wait(), leaf_failed);
+}
+
+// Defect: a timed wait inside a task returned false early, woken by an
+// ancestor's end before the group's context was marked.
+TEST(NestedGroups, ATimedWaitReturnsExactlyWhenTheGroupIsDone) {
+  auto [timed, cancel_timed] = tbbx::with_timeout(background(), 30ms);
+  auto [parent, cancel_parent] = tbbx::with_cancel(timed);
+  error_group g(parent);
+  g.go([](const context& ctx) {
+    const bool done = ctx.wait_for(10s);
+    EXPECT_TRUE(done);
+    EXPECT_TRUE(ctx.done());
+    const bool copy_done = context(ctx).wait_for(10s);
+    EXPECT_TRUE(copy_done);
+  });
+  g.wait();  // every task ran and none failed: nothing to report
 }
 
 }  // namespace

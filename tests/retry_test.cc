@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Contract tests of tbbx::retry.
 #include "tbbx/patterns/retry.h"
 

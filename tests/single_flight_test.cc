@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Contract tests of tbbx::single_flight.
 #include "tbbx/patterns/single_flight.h"
 
@@ -10,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "tbbx/context/context.h"
 #include "test_support.h"
 
 namespace {
@@ -45,7 +47,9 @@ TEST(SingleFlight, ErrorsAreSharedToo) {
       flights.run(1, [&]() -> int {
         leader_started.count_down();
         follower_waiting.wait();
-        std::this_thread::sleep_for(5ms);
+        // The follower has joined once the flight counts two callers.
+        EXPECT_TRUE(
+            tbbx::testing::eventually([&] { return flights.callers(1) == 2; }));
         throw std::runtime_error("backend down");
       });
     } catch (const std::runtime_error&) {
@@ -118,6 +122,43 @@ TEST(SingleFlight, AWaitingCallerGivesUpWithItsContext) {
                tbbx::deadline_exceeded_error);
   release_leader.count_down();
   leader.join();
+}
+
+// Defect: a waiter canceled as the flight finished destroyed its
+// registration under the lock its callback took, and hung.
+TEST(SingleFlight, FinishRacingWithAWaitersCancelNeverHangs) {
+  tbbx::single_flight<int, int> flights;
+  tbbx::testing::watchdog dog(120s, "single_flight finish vs cancel");
+  for (int i = 0; i < 3000; ++i) {
+    std::atomic<bool> release{false};
+    std::thread leader([&] {
+      flights.run(7, [&] {
+        while (!release.load()) std::this_thread::yield();
+        return 1;
+      });
+    });
+    ASSERT_TRUE(
+        tbbx::testing::eventually([&] { return flights.callers(7) == 1; }));
+    auto ctx_c = tbbx::with_cancel(background());
+    auto& ctx = ctx_c.ctx;
+    auto& cancel = ctx_c.cancel;
+    std::thread waiter([&] {
+      try {
+        EXPECT_EQ(flights.run(ctx, 7, [] { return 2; }), 1);
+      } catch (const tbbx::canceled_error&) {
+      }
+    });
+    ASSERT_TRUE(tbbx::testing::eventually(
+        [&] { return flights.callers(7) == 2 || flights.callers(7) == 0; }));
+    tbbx::testing::run_together(2, [&](int t) {
+      if (t == 0)
+        cancel();
+      else
+        release = true;
+    });
+    leader.join();
+    waiter.join();
+  }
 }
 
 }  // namespace

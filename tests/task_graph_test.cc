@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Contract tests of tbbx::task_graph: order, parallelism, cycles, failure
 // policies, skipped-state accounting, repeated and nested runs.
 #include "tbbx/scheduler/task_graph.h"
@@ -14,8 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include "tbbx/context/multi_error.h"
 #include "tbbx/context/tbb_context.h"
-#include "tbbx/patterns/multi_error.h"
+#include "tbbx/scheduler/arena.h"
 #include "test_support.h"
 
 namespace {
@@ -333,6 +335,50 @@ TEST(TaskGraph, RunsInAChosenArena) {
   }));
   g.run(background(), one);
   EXPECT_EQ(in_one.load(), 2);
+}
+
+// Defect: under fail_fast a second failing node saw the run failed,
+// skipped the cancel and released its successor before the first failure's
+// cancel had landed, so the successor ran.
+TEST(TaskGraph, FailFastNeverRunsASuccessorOfAFailedNode) {
+  std::atomic<int> successors_run{0};
+  for (int run = 0; run < 300; ++run) {
+    task_graph g;
+    for (int i = 0; i < 64; ++i) {
+      auto a = g.emplace([] { throw std::runtime_error("a failed"); });
+      auto b = g.emplace([&] { successors_run++; });
+      a.precede(b);
+    }
+    EXPECT_THROW(g.run(background()), std::runtime_error);
+  }
+  EXPECT_EQ(successors_run.load(), 0);
+}
+
+TEST(TaskGraph, AnEmptyHandleThrowsInsteadOfCrashing) {
+  task_node empty;
+  EXPECT_THROW(empty.state(), std::logic_error);
+  EXPECT_THROW(empty.error(), std::logic_error);
+  EXPECT_THROW(empty.name(), std::logic_error);
+}
+
+// Defect: after a plain tbb::task_arena::execute inside a tbbx::arena, the
+// graph believed it was still in that arena and ran elsewhere.
+TEST(TaskGraph, APlainExecuteIntoAnotherArenaDoesNotFoolTheArenaCheck) {
+  tbbx::arena one({.name = "one", .max_concurrency = 1});
+  tbb::task_arena other(2);
+  std::atomic<int> wrong_arena{0};
+  one.execute([&] {
+    other.execute([&] {
+      task_graph g;
+      for (int i = 0; i < 8; ++i) {
+        g.emplace([&] {
+          if (tbb::this_task_arena::max_concurrency() != 1) wrong_arena++;
+        });
+      }
+      g.run(background(), one);
+    });
+  });
+  EXPECT_EQ(wrong_arena.load(), 0);
 }
 
 }  // namespace

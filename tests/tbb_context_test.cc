@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Contract tests of the oneTBB binding (API.md section 2): tbb_context and
 // this_task::get_context, including oneTBB's traps (lazy binding,
 // task_arena::execute cutting the tree, sticky cancellation).
@@ -62,7 +63,9 @@ TEST(TbbContext, DeadlineStopsARawOneTbbLoop) {
 // its native contexts directly, so the cut does not matter.
 TEST(TbbContext, CancellationReachesWorkInsideAnotherArena) {
   tbb::task_arena arena(2);
-  auto [ctx, cancel] = tbbx::with_cancel(background());
+  auto ctx_c = tbbx::with_cancel(background());
+  auto& ctx = ctx_c.ctx;
+  auto& cancel = ctx_c.cancel;
   std::latch started(1);
   std::atomic<bool> saw_done{false};
   std::thread canceler([&] {
@@ -110,7 +113,8 @@ TEST(ThisTask, IsBackgroundOutsideTbbxWork) {
 }
 
 TEST(ThisTask, IsTheAlgorithmsContextInsideItsBodies) {
-  auto [ctx, cancel] = tbbx::with_cancel(background());
+  auto ctx_c = tbbx::with_cancel(background());
+  auto& ctx = ctx_c.ctx;
   std::atomic<int> mismatches{0};
   tbbx::parallel_for(ctx, 0, 1000, [&](int) {
     if (!(tbbx::this_task::get_context() == ctx)) mismatches.fetch_add(1);
@@ -120,8 +124,10 @@ TEST(ThisTask, IsTheAlgorithmsContextInsideItsBodies) {
 }
 
 TEST(ThisTask, NestedAlgorithmsSeeTheirOwnContext) {
-  auto [outer, cancel_outer] = tbbx::with_cancel(background());
-  auto [inner, cancel_inner] = tbbx::with_cancel(outer);
+  auto outer_c = tbbx::with_cancel(background());
+  auto& outer = outer_c.ctx;
+  auto inner_c = tbbx::with_cancel(outer);
+  auto& inner = inner_c.ctx;
   std::atomic<int> mismatches{0};
   tbbx::parallel_for(outer, 0, 8, [&](int) {
     tbbx::parallel_for(inner, 0, 8, [&](int) {

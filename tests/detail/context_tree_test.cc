@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // White-box tests of the context tree: children unlink when they end or are
 // dropped, and chains of any depth use bounded stack.
 #include <gtest/gtest.h>

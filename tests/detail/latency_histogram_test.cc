@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // White-box tests of the hedger's streaming quantile estimator.
 #include "tbbx/patterns/detail/latency_histogram.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Downstream check: uses only the installed package (<tbbx/tbbx.h>,
 // tbbx::tbbx). Exits 0 when a context-bounded parallel_for completes under a
 // generous deadline and is cut short, with deadline_exceeded, under a short

@@ -1,22 +1,24 @@
-// White-box: the patterns arena replaces callers blocked outside it, so
+// SPDX-License-Identifier: Apache-2.0
+// White-box: the default arena replaces callers blocked outside it, so
 // every hardware thread runs its tasks at once.
+#include "tbbx/context/detail/default_arena.h"
+
 #include <gtest/gtest.h>
+#include <oneapi/tbb/task_arena.h>
 
 #include <atomic>
 #include <chrono>
 #include <latch>
 
-#include "tbbx/scheduler/detail/default_arena.h"
-
 namespace {
 
-TEST(PatternsArena, AllHardwareThreadsRunTasksWhileTheCallerBlocks) {
-  const int n = tbbx::detail::patterns_concurrency();
+TEST(DefaultArena, AllHardwareThreadsRunTasksWhileTheCallerBlocks) {
+  const int n = tbbx::detail::default_concurrency();
   std::latch all_running(n);
   std::latch done(n);
   std::atomic<int> timed_out{0};
   for (int i = 0; i < n; ++i) {
-    tbbx::detail::enqueue_task([&] {
+    tbbx::detail::default_arena().enqueue([&] {
       all_running.count_down();
       // Each task holds its thread until all n are running at once.
       const auto until =

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+// Scale: a million contexts and deadlines alive at once.
+//
+//   PendingTimeouts_{Tbbx,StdSet}  10^6 pending timeouts created, then
+//        canceled oldest-first (fifo) or in random order; ns per operation
+//        (counters create_ns, cancel_ns). The std peer is an ordered
+//        std::set of (due time, id): what a hand-written timer queue with
+//        cancel would use.
+//   TreeCancel/{wide,deep,random}  a 10^6-node context tree canceled from
+//        its root: the root's cancel returns with every node done (checked).
+//   (Bytes per node: memory_benchmark.cc, which counts at the allocator.)
+//   ShortLivedChildren  10^7 short-lived children of one long-lived
+//        parent: the parent's memory stays flat (rss_growth_kib).
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "bench_support.h"
+#include "tbbx/tbbx.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using tbbx::bench::Clock;
+
+constexpr std::size_t kMillion = 1'000'000;
+
+// rss_bytes reads the resident set size from /proc (0 where unavailable).
+std::size_t rss_bytes() {
+  long pages = 0, resident = 0;
+  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<std::size_t>(resident) * 4096;
+}
+
+double ns_per(Clock::duration d, std::size_t n) {
+  return std::chrono::duration<double, std::nano>(d).count() /
+         static_cast<double>(n);
+}
+
+// cancel_order is 0 for oldest-first, 1 for random.
+std::vector<std::size_t> cancel_order(std::size_t n, bool random) {
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  if (random) std::shuffle(order.begin(), order.end(), std::mt19937_64(7));
+  return order;
+}
+
+void BM_PendingTimeouts_Tbbx(benchmark::State& state) {
+  const bool random = state.range(0) != 0;
+  const auto order = cancel_order(kMillion, random);
+  std::mt19937_64 rng(3);
+  double create_ns = 0, cancel_ns = 0;
+  for (auto _ : state) {
+    std::vector<tbbx::cancelable_context> timeouts;
+    timeouts.reserve(kMillion);
+    auto t0 = Clock::now();
+    for (std::size_t i = 0; i < kMillion; ++i) {
+      // Spread over an hour: every level of the timer queue is used.
+      timeouts.push_back(
+          tbbx::with_timeout(tbbx::background(),
+                             std::chrono::microseconds(rng() % 3'600'000'000)));
+    }
+    auto t1 = Clock::now();
+    for (std::size_t i : order) timeouts[i].cancel();
+    auto t2 = Clock::now();
+    create_ns += ns_per(t1 - t0, kMillion);
+    cancel_ns += ns_per(t2 - t1, kMillion);
+    state.PauseTiming();
+    timeouts.clear();
+    state.ResumeTiming();
+  }
+  const auto runs = static_cast<double>(state.iterations());
+  state.counters["create_ns"] = create_ns / runs;
+  state.counters["cancel_ns"] = cancel_ns / runs;
+}
+BENCHMARK(BM_PendingTimeouts_Tbbx)
+    ->ArgName("random")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
+
+void BM_PendingTimeouts_StdSet(benchmark::State& state) {
+  const bool random = state.range(0) != 0;
+  const auto order = cancel_order(kMillion, random);
+  std::mt19937_64 rng(3);
+  double create_ns = 0, cancel_ns = 0;
+  using entry = std::pair<Clock::time_point, std::size_t>;
+  for (auto _ : state) {
+    std::set<entry> queue;
+    std::vector<std::set<entry>::iterator> handles;
+    handles.reserve(kMillion);
+    auto t0 = Clock::now();
+    for (std::size_t i = 0; i < kMillion; ++i) {
+      const auto due =
+          Clock::now() + std::chrono::microseconds(rng() % 3'600'000'000);
+      handles.push_back(queue.emplace(due, i).first);
+    }
+    auto t1 = Clock::now();
+    for (std::size_t i : order) queue.erase(handles[i]);
+    auto t2 = Clock::now();
+    create_ns += ns_per(t1 - t0, kMillion);
+    cancel_ns += ns_per(t2 - t1, kMillion);
+  }
+  const auto runs = static_cast<double>(state.iterations());
+  state.counters["create_ns"] = create_ns / runs;
+  state.counters["cancel_ns"] = cancel_ns / runs;
+}
+BENCHMARK(BM_PendingTimeouts_StdSet)
+    ->ArgName("random")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
+
+enum shape { wide = 0, deep = 1, random_tree = 2 };
+
+// build_tree makes a tree of `n` cancel contexts under `root`: all children
+// of the root (wide), one chain (deep) or each node under a random earlier
+// one (random).
+std::vector<tbbx::cancelable_context> build_tree(const tbbx::context& root,
+                                                 shape s, std::size_t n) {
+  std::vector<tbbx::cancelable_context> nodes;
+  nodes.reserve(n);
+  std::mt19937_64 rng(11);
+  for (std::size_t i = 0; i < n; ++i) {
+    const tbbx::context* parent = &root;
+    if (i > 0 && s == deep) parent = &nodes[i - 1].ctx;
+    if (i > 0 && s == random_tree) parent = &nodes[rng() % i].ctx;
+    nodes.push_back(tbbx::with_cancel(*parent));
+  }
+  return nodes;
+}
+
+void BM_TreeCancel(benchmark::State& state) {
+  const auto s = static_cast<shape>(state.range(0));
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto [root, cancel_root] = tbbx::with_cancel(tbbx::background());
+    auto nodes = build_tree(root, s, kMillion);
+    state.ResumeTiming();
+    cancel_root();
+    state.PauseTiming();
+    const bool all_done = std::all_of(
+        nodes.begin(), nodes.end(), [](const tbbx::cancelable_context& c) {
+          return c.ctx.done() && c.ctx.err() == tbbx::errc::canceled;
+        });
+    if (!all_done) state.SkipWithError("a node was not done after the cancel");
+    nodes.clear();
+    state.ResumeTiming();
+  }
+  state.SetLabel(s == wide ? "wide" : s == deep ? "deep" : "random");
+}
+BENCHMARK(BM_TreeCancel)
+    ->ArgName("shape")
+    ->Arg(wide)
+    ->Arg(deep)
+    ->Arg(random_tree)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
+
+void BM_ShortLivedChildren(benchmark::State& state) {
+  constexpr std::size_t kChildren = 10 * kMillion;
+  auto [parent, cancel] = tbbx::with_cancel(tbbx::background());
+  // Warm up: the node cache and allocator reach their steady state.
+  for (int i = 0; i < 100'000; ++i) tbbx::with_cancel(parent).cancel();
+  const std::size_t before = rss_bytes();
+  double ns = 0;
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    for (std::size_t i = 0; i < kChildren; ++i) {
+      auto child = tbbx::with_cancel(parent);
+      benchmark::DoNotOptimize(child.ctx);
+    }
+    ns = ns_per(Clock::now() - t0, kChildren);
+  }
+  state.counters["rss_growth_kib"] =
+      (static_cast<double>(rss_bytes()) - static_cast<double>(before)) / 1024;
+  state.counters["ns_per_child"] = ns;
+}
+BENCHMARK(BM_ShortLivedChildren)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
