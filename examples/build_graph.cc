@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // build_graph: a task graph run under a deadline, like a small build.
 //
 //   fetch ─┬─ compile a ─┬─ link ── package
@@ -74,9 +75,9 @@ int main() {
   }
 
   break_b = false;
-  auto [ctx, cancel] = tbbx::with_timeout(tbbx::background(), 5ms);
+  tbbx::cancelable_context job = tbbx::with_timeout(tbbx::background(), 5ms);
   try {
-    g.run(ctx);
+    g.run(job.ctx);
   } catch (const tbbx::deadline_exceeded_error& e) {
     std::printf("\n3) under a 5 ms deadline: %s\n", e.what());
     report("", all);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tbbx demo: stopping parallel work.
 //
 //   1. A parallel pipeline parses records; a bad record cancels the whole
@@ -51,13 +52,13 @@ void pipeline_demo() {
   std::printf("1) Parallel pipeline, canceled by a bad record\n");
   constexpr long kRecords = 1'000'000;
   constexpr long kBadRecord = 4'321;
-  auto [ctx, cancel] = tbbx::with_cancel(tbbx::background());
+  tbbx::cancelable_context run = tbbx::with_cancel(tbbx::background());
   std::atomic<long> next{0};  // written by the serial input filter only
   std::atomic<long> read_at_cancel{0};
   std::atomic<long> parsed{0};
   try {
     tbbx::parallel_pipeline(
-        ctx, 16,
+        run.ctx, 16,
         tbb::make_filter<void, long>(tbb::filter_mode::serial_in_order,
                                      [&](tbb::flow_control& fc) -> long {
                                        if (next == kRecords) fc.stop();
@@ -68,7 +69,7 @@ void pipeline_demo() {
                   busy_work(id, 2'000);  // parse and verify
                   if (id == kBadRecord) {
                     read_at_cancel = next.load();
-                    cancel(std::make_exception_ptr(bad_record(id)));
+                    run.cancel(std::make_exception_ptr(bad_record(id)));
                     return;
                   }
                   parsed.fetch_add(1, std::memory_order_relaxed);
@@ -90,12 +91,12 @@ void deadline_demo() {
   std::atomic<bool> seen{false};
   Clock::time_point stop_seen;
   const auto start = Clock::now();
-  auto [ctx, cancel] = tbbx::with_timeout(tbbx::background(), 50ms);
+  tbbx::cancelable_context batch = tbbx::with_timeout(tbbx::background(), 50ms);
   try {
-    tbbx::parallel_for(ctx, 0, kJobs, [&](int job) {
+    tbbx::parallel_for(batch.ctx, 0, kJobs, [&](int job) {
       // Long jobs poll done() (one atomic load) between steps.
       for (int step = 0; step < 1000; ++step) {
-        if (ctx.done()) {
+        if (batch.ctx.done()) {
           const auto now = Clock::now();
           if (!seen.exchange(true)) stop_seen = now;
           return;
@@ -107,7 +108,7 @@ void deadline_demo() {
     std::printf("   the whole batch finished before the deadline\n");
   } catch (const tbbx::deadline_exceeded_error& e) {
     const auto returned = Clock::now();
-    const auto deadline = *ctx.deadline();
+    const auto deadline = *batch.ctx.deadline();
     auto us = [](Clock::duration d) {
       return std::chrono::duration<double, std::micro>(d).count();
     };

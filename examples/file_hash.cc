@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // file_hash: hash every file under a directory, at most N files at a time,
 // and stop everything at the first error. Go's md5all example (the
 // errgroup + bounded parallelism version) written with tbbx::error_group.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CPU workload of the hedging demo and benchmark, and the hand-written
 // oneTBB hedge they compare against.
 //

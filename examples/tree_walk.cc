@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tree_walk: sum the sizes under a directory with one error_group per
 // directory. Nested groups are canceled with their parent, so an error in
 // one corner of the tree stops the whole walk and surfaces at the root.

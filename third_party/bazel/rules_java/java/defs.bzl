@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Offline stand-in for @rules_java//java:defs.bzl: forwards every symbol to the rule built into Bazel 4.2.3."""
 
 def java_binary(**attrs):
