@@ -201,6 +201,10 @@ TEST(TaskGraph, ADoneContextSkipsEverything) {
   EXPECT_EQ(b.state(), node_state::skipped_canceled);
 }
 
+// The chain takes 200 ms; the deadline ends it after about 30 ms. How many
+// nodes ran depends on the machine (under TSan not even the first may have
+// started), so the test checks the shape: nodes that ran finished, then
+// every later one was skipped, and the last one never ran.
 TEST(TaskGraph, ADeadlineStopsNodesThatHaveNotStarted) {
   auto [ctx, cancel] = tbbx::with_timeout(background(), 30ms);
   task_graph g;
@@ -210,8 +214,12 @@ TEST(TaskGraph, ADeadlineStopsNodesThatHaveNotStarted) {
     if (i > 0) chain[i - 1].precede(chain[i]);
   }
   EXPECT_THROW(g.run(ctx), tbbx::deadline_exceeded_error);
-  EXPECT_EQ(chain.front().state(), node_state::done);
-  EXPECT_EQ(chain.back().state(), node_state::skipped_canceled);
+  std::size_t ran = 0;
+  while (ran < chain.size() && chain[ran].state() == node_state::done) ++ran;
+  EXPECT_LT(ran, chain.size());
+  for (std::size_t i = ran; i < chain.size(); ++i) {
+    EXPECT_EQ(chain[i].state(), node_state::skipped_canceled) << "node " << i;
+  }
 }
 
 TEST(TaskGraph, RunsManyTimes) {

@@ -94,6 +94,14 @@ inline constexpr bool under_thread_sanitizer =
     false;
 #endif
 
+// under_address_sanitizer is true in ASan builds.
+inline constexpr bool under_address_sanitizer =
+#if defined(__SANITIZE_ADDRESS__)
+    true;
+#else
+    false;
+#endif
+
 // under_sanitizer is true in TSan/ASan builds, where timing bounds widen.
 inline constexpr bool under_sanitizer =
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
