@@ -66,6 +66,7 @@
 
 #include "tbbx/context/context.h"
 #include "tbbx/patterns/detail/group_core.h"
+#include "tbbx/patterns/group_options.h"
 
 namespace tbbx {
 

@@ -59,13 +59,11 @@
 #include "tbbx/context/context.h"
 #include "tbbx/scheduler/arena.h"
 #include "tbbx/scheduler/detail/graph_node.h"
+#include "tbbx/scheduler/node_state.h"
 
 namespace tbbx {
 
 enum class failure_policy { fail_fast, continue_independent };
-
-// node_state (done, failed, skipped_canceled, ...) is declared in
-// detail/graph_node.h with the node itself.
 
 // to_string names a node_state ("done", "skipped_canceled", ...).
 TBBX_API std::string_view to_string(node_state state) noexcept;

@@ -47,20 +47,10 @@
 #include "tbbx/context/detail/tbb_adapter.h"
 #include "tbbx/context/detail/tree.h"
 #include "tbbx/context/error_collector.h"
+#include "tbbx/patterns/group_options.h"
 #include "tbbx/scheduler/arena.h"
 
-namespace tbbx {
-
-// group_options configures an error_group. The defaults are Go's
-// errgroup.WithContext: no limit, the first error cancels the group, and
-// tasks run on the arena of the thread that calls go().
-struct group_options {
-  int limit = -1;                // < 0: no limit; 0: admits nothing
-  bool cancel_on_error = true;   // false: collect every error, cancel nothing
-  tbbx::arena* arena = nullptr;  // run the tasks in this arena instead
-};
-
-namespace detail {
+namespace tbbx::detail {
 
 class TBBX_API group_core final : public tree_node {
  public:
@@ -230,7 +220,6 @@ class group_task final : public tbb_task {
   task_allocator alloc_;
 };
 
-}  // namespace detail
-}  // namespace tbbx
+}  // namespace tbbx::detail
 
 #endif  // TBBX_PATTERNS_DETAIL_GROUP_CORE_H_

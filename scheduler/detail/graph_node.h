@@ -23,18 +23,9 @@
 #include "tbbx/context/context.h"
 #include "tbbx/context/detail/export.h"
 #include "tbbx/context/detail/tbb_adapter.h"
+#include "tbbx/scheduler/node_state.h"
 
-namespace tbbx {
-
-enum class node_state : std::uint8_t {
-  not_run,                  // the graph has not run (or is running)
-  done,                     // ran and returned
-  failed,                   // ran and threw: see error()
-  skipped_canceled,         // not started: the context ended first
-  skipped_upstream_failed,  // not started: a predecessor failed
-};
-
-namespace detail {
+namespace tbbx::detail {
 
 // node_callable holds f() or f(const context&): inline if it fits in two
 // words (a lambda capturing a reference or two), else on the heap.
@@ -119,7 +110,6 @@ struct TBBX_API graph_node final : tbb_task {
   node_state state = node_state::not_run;
 };
 
-}  // namespace detail
-}  // namespace tbbx
+}  // namespace tbbx::detail
 
 #endif  // TBBX_SCHEDULER_DETAIL_GRAPH_NODE_H_
