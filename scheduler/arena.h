@@ -70,9 +70,13 @@ class TBBX_API arena {
 
   // execute runs f() on a thread of the arena and returns its result; the
   // caller joins the arena if a slot is free, else waits for a worker to
-  // run f. Exceptions propagate.
+  // run f. Exceptions propagate. Throws std::logic_error where entering
+  // would wait forever: from a thread that holds the only slot of this
+  // arena (max_concurrency 1) further out and has left it for another
+  // arena with a plain task_arena::execute (oneTBB >= 2021.11).
   template <class F>
   std::invoke_result_t<F&> execute(F&& f) {
+    detail::check_reentry(*native_, "tbbx::arena::execute");
     return native_->execute([&]() -> std::invoke_result_t<F&> {
       detail::arena_scope scope(native_);
       return f();

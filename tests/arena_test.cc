@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 #include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/version.h>
 
 #include <atomic>
 #include <latch>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "tbbx/context/algorithms.h"
@@ -39,6 +41,39 @@ TEST(Arena, ExecuteRunsInsideAndPropagates) {
   EXPECT_EQ(inside, 1);
   EXPECT_THROW(one.execute([]() -> int { throw std::runtime_error("x"); }),
                std::runtime_error);
+}
+
+// one -> (plain execute) other -> one again. Until oneTBB 2021.11 a
+// max_concurrency 1 arena had a spare slot and this ran; from then on its
+// only slot is held by this thread further out, and tbbx throws instead of
+// waiting forever. Re-entering from inside `one` itself is always fine, as
+// is the same nesting into an arena with more than one slot.
+TEST(Arena, ReenteringAOneSlotArenaThroughAnotherIsAnErrorNotAHang) {
+  arena one({.name = "one", .max_concurrency = 1});
+  arena two({.name = "two", .max_concurrency = 2});
+  tbb::task_arena other(2);
+  auto through_other = [&](arena& a) {
+    return a.execute([&] {
+      return other.execute([&] {
+        return a.execute(
+            [] { return tbb::this_task_arena::max_concurrency(); });
+      });
+    });
+  };
+  if (TBB_runtime_interface_version() >= 12110) {
+    try {
+      through_other(one);
+      ADD_FAILURE() << "no error";
+    } catch (const std::logic_error& e) {
+      EXPECT_NE(std::string(e.what()).find("max_concurrency 1"),
+                std::string::npos)
+          << e.what();
+    }
+  } else {
+    EXPECT_EQ(through_other(one), 1);
+  }
+  EXPECT_EQ(through_other(two), 2);
+  EXPECT_EQ(one.execute([&] { return one.execute([] { return 7; }); }), 7);
 }
 
 TEST(Arena, BadOptionsAreRejected) {

@@ -3,6 +3,11 @@
 // oneTBB's private task layer.
 #include "tbbx/context/detail/tbb_adapter.h"
 
+#include <oneapi/tbb/version.h>
+
+#include <stdexcept>
+#include <string>
+
 #include "tbbx/context/detail/ambient.h"
 #include "tbbx/context/detail/thread_role.h"
 
@@ -45,6 +50,21 @@ bool runs_in(const tbb::task_arena& a) noexcept {
   const bool same = probe.identity() == arena_peek::identity_of(a);
   tbb::detail::r1::terminate(probe);
   return same;
+}
+
+void check_reentry_slow(const tbb::task_arena& a, const char* what) {
+  // A masterless arena(1) has two slots before oneTBB 2021.11 (interface
+  // 12110), one from then on.
+  if (TBB_runtime_interface_version() < 12110) return;
+  if (a.max_concurrency() != 1) return;
+  if (runs_in(a)) return;  // in it now: no re-entry
+  throw std::logic_error(
+      std::string("tbbx: ") + what +
+      ": this thread already runs in that arena further out and has left "
+      "it for another one (a plain task_arena::execute); the arena has "
+      "max_concurrency 1, and its only slot is held by this thread, so "
+      "entering it again would wait forever. Call from inside the arena "
+      "itself, or give it max_concurrency >= 2");
 }
 
 }  // namespace tbbx::detail

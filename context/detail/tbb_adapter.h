@@ -53,6 +53,18 @@ inline bool in_arena(const tbb::task_arena* a) noexcept {
   return current_arena == a && runs_in(*a);
 }
 
+// check_reentry throws std::logic_error when entering `a` now would wait
+// forever: this thread entered `a` further out (the arena_scope record
+// says so), now runs in another arena (a plain task_arena::execute), and
+// `a` has one slot, which this very thread holds. Since oneTBB 2021.11 an
+// arena(1) with no slot reserved for callers has exactly one slot (older
+// releases gave it two, and re-entering worked). `what` names the caller.
+// Cheap to call on every entry: it does nothing unless the record is `a`.
+TBBX_API void check_reentry_slow(const tbb::task_arena& a, const char* what);
+inline void check_reentry(const tbb::task_arena& a, const char* what) {
+  if (current_arena == &a) check_reentry_slow(a, what);
+}
+
 // arena_scope records `a` as this thread's arena (a null `a` leaves the
 // record as it is) until it ends.
 class arena_scope {
@@ -96,6 +108,7 @@ inline void wait_in(tbb::task_arena* a, wait_counter& w,
     tbb::detail::d1::wait(w, ctx);
     return;
   }
+  check_reentry(*a, "waiting for tasks of a tbbx arena");
   a->execute([&] {
     arena_scope scope(a);
     tbb::detail::d1::wait(w, ctx);
@@ -106,6 +119,7 @@ inline void wait_in(tbb::task_arena* a, wait_counter& w,
 template <class F>
 decltype(auto) execute_in(tbb::task_arena* a, F&& f) {
   if (a == nullptr || in_arena(a)) return std::forward<F>(f)();
+  check_reentry(*a, "running work in a tbbx arena");
   return a->execute([&]() -> decltype(auto) {
     arena_scope scope(a);
     return std::forward<F>(f)();
