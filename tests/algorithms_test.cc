@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Contract tests of the context-aware oneTBB algorithms (API.md section 2):
-// a full result when the context lives, ctx.cause() when cut short, nothing
-// run when done on entry, body exceptions propagated.
+// Contract tests of the context-aware oneTBB algorithms (README "oneTBB
+// binding"): a full result when the context lives, ctx.cause() when cut short,
+// nothing run when done on entry, body exceptions propagated.
 #include "tbbx/context/algorithms.h"
 
 #include <gtest/gtest.h>

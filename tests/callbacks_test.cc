@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Contract tests of on_done and after_func (API.md section 1, callbacks).
+// Contract tests of on_done and after_func (README "Contexts", callbacks).
 #include "tbbx/context/callbacks.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Contract tests of tbbx::context (API.md section 1): tree semantics, causes,
+// Contract tests of tbbx::context (README "Contexts"): tree semantics, causes,
 // deadlines, values and lifetimes. Public API only.
 #include "tbbx/context/context.h"
 

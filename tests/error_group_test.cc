@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Contract tests of tbbx::error_group (API.md section 3): Go's errgroup
+// Contract tests of tbbx::error_group (README "Patterns"): Go's errgroup
 // semantics plus every error kept, skipped accounting, limits, and the
 // destructor that cancels and waits.
 #include "tbbx/patterns/error_group.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Contract tests of tbbx::wait_for_all on oneTBB flow graphs (API.md
-// section 6).
+// Contract tests of tbbx::wait_for_all on oneTBB flow graphs (README
+// "oneTBB flow graphs").
 #include "tbbx/context/flow_graph.h"
 
 #include <gtest/gtest.h>

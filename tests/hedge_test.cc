@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Contract tests of hedge() and hedger (API.md section 3, hedged tasks).
+// Contract tests of hedge() and hedger (README "Patterns", hedged tasks).
 // Timing assertions use generous bounds and latches: none depends on how
 // fast this machine is.
 #include "tbbx/patterns/hedge.h"

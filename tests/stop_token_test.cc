@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Contract tests of the std::stop_token interop (API.md section 6):
-// get_stop_token and with_stop_token, their lifetimes and their races.
+// Contract tests of the std::stop_token interop (README "std::stop_token and
+// std::jthread"): get_stop_token and with_stop_token, their lifetimes and their
+// races.
 #include "tbbx/context/stop_token.h"
 
 #include <gtest/gtest.h>

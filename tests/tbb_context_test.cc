@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Contract tests of the oneTBB binding (API.md section 2): tbb_context and
-// this_task::get_context, including oneTBB's traps (lazy binding,
+// Contract tests of the oneTBB binding (README "oneTBB binding"): tbb_context
+// and this_task::get_context, including oneTBB's traps (lazy binding,
 // task_arena::execute cutting the tree, sticky cancellation).
 #include "tbbx/context/tbb_context.h"
 
