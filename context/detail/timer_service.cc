@@ -38,7 +38,10 @@ int environment_realtime() noexcept {
   return std::strcmp(value, "0") == 0 ? 0 : 1;
 }
 
-std::int64_t now_tick() noexcept { return timer_wheel::to_tick(clock::now()); }
+// The wheel's time: the last tick that has begun (see elapsed_tick).
+std::int64_t now_tick() noexcept {
+  return timer_wheel::elapsed_tick(clock::now());
+}
 
 }  // namespace
 
@@ -127,7 +130,7 @@ void timer_service::run() noexcept {
       lock_.lock();
     }
     timer_wheel::entry_list due;
-    wheel_.advance(now_tick(), due);
+    wheel_.advance_to(clock::now(), due);
     if (!due.empty()) {
       sleeping_until_ = std::numeric_limits<std::int64_t>::min();  // awake
       lock_.unlock();

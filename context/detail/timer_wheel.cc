@@ -19,6 +19,15 @@ std::int64_t timer_wheel::to_tick(clock::time_point t) noexcept {
   return tick;
 }
 
+std::int64_t timer_wheel::elapsed_tick(clock::time_point t) noexcept {
+  const std::int64_t ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch())
+          .count();
+  std::int64_t tick = ns / kNsPerTick;
+  if (ns % kNsPerTick < 0) --tick;  // toward minus infinity
+  return tick;
+}
+
 timer_wheel::clock::time_point timer_wheel::from_tick(
     std::int64_t tick) noexcept {
   if (tick >=

@@ -34,8 +34,14 @@ class timer_wheel {
   static constexpr std::int64_t kNever =
       std::numeric_limits<std::int64_t>::max();
 
-  // to_tick rounds a time up to its tick; from_tick is a tick's time.
+  // to_tick rounds a due time up to its tick; elapsed_tick rounds the
+  // current time down, to the last tick that has fully begun. Advancing the
+  // wheel to elapsed_tick(now) fires only entries whose rounded-up due time
+  // has passed, so none fires early (advancing to to_tick(now) would fire
+  // entries of the tick now is in, up to a tick before their time).
+  // from_tick is a tick's time.
   static std::int64_t to_tick(clock::time_point t) noexcept;
+  static std::int64_t elapsed_tick(clock::time_point t) noexcept;
   static clock::time_point from_tick(std::int64_t tick) noexcept;
 
   explicit timer_wheel(std::int64_t now_tick = 0) noexcept
@@ -60,6 +66,11 @@ class timer_wheel {
   // advance handles every event up to `now_tick` and moves the entries
   // that are due onto `due` (no longer queued; their state says taken).
   void advance(std::int64_t now_tick, entry_list& due) noexcept;
+  // advance_to is advance up to the time `now`: what the timer thread
+  // calls, so that the rounding (elapsed_tick) is chosen in one place.
+  void advance_to(clock::time_point now, entry_list& due) noexcept {
+    advance(elapsed_tick(now), due);
+  }
 
   // drop_if unqueues (without firing) every entry for which `pred` is true.
   template <class Pred>
