@@ -353,6 +353,16 @@ TEST_P(EnclosingCancel, NeverASilentPartialResult) {
     auto tick = [&](const std::function<void()>& cancel_outer) {
       if (seen.fetch_add(1) == n / 3) cancel_outer();
     };
+    // The body of both reductions: one tick per element, counted.
+    auto count_ticks = [&](const std::function<void()>& cancel_outer) {
+      return [&tick, &cancel_outer](const Range& r, long acc) {
+        for (int i = r.begin(); i != r.end(); ++i) {
+          tick(cancel_outer);
+          acc += 1;
+        }
+        return acc;
+      };
+    };
     bool complete = false;
     const bool threw =
         run_under_outer([&](const std::function<void()>& cancel) {
@@ -371,29 +381,15 @@ TEST_P(EnclosingCancel, NeverASilentPartialResult) {
               break;
             }
             case 2: {
-              const long sum = tbbx::parallel_reduce(
-                  background(), Range(0, n), 0L,
-                  [&](const Range& r, long acc) {
-                    for (int i = r.begin(); i != r.end(); ++i) {
-                      tick(cancel);
-                      acc += 1;
-                    }
-                    return acc;
-                  },
-                  std::plus<>());
+              const long sum =
+                  tbbx::parallel_reduce(background(), Range(0, n), 0L,
+                                        count_ticks(cancel), std::plus<>());
               complete = sum == n;
               break;
             }
             case 3: {
               const long sum = tbbx::parallel_deterministic_reduce(
-                  background(), Range(0, n), 0L,
-                  [&](const Range& r, long acc) {
-                    for (int i = r.begin(); i != r.end(); ++i) {
-                      tick(cancel);
-                      acc += 1;
-                    }
-                    return acc;
-                  },
+                  background(), Range(0, n), 0L, count_ticks(cancel),
                   std::plus<>());
               complete = sum == n;
               break;
