@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <random>
@@ -42,6 +43,28 @@ TEST(ContextRace, ChildrenCreatedDuringTheParentsCancelAreNeverMissed) {
     for (auto& list : made) {
       for (auto& ctx : list) ASSERT_TRUE(ctx.done());
     }
+  }
+}
+
+// Waiters register (under the node's lock) while the cancel marks the
+// node and its child: every one of them must be woken, whichever comes
+// first. A lost wake-up shows as a wait that times out.
+TEST(ContextRace, WaitersRacingACancelAreAllWoken) {
+  const int rounds = under_sanitizer ? 50 : 500;
+  for (int round = 0; round < rounds; ++round) {
+    auto [parent, cancel] = tbbx::with_cancel(background());
+    const context child = tbbx::with_cancel(parent).ctx;
+    std::atomic<int> woken{0};
+    run_together(4, [&](int t) {
+      if (t == 3) {
+        cancel();
+        return;
+      }
+      const context& ctx = t == 0 ? parent : child;
+      if (ctx.wait_for(std::chrono::seconds(30))) woken.fetch_add(1);
+    });
+    ASSERT_EQ(woken.load(), 3) << "round " << round;
+    ASSERT_TRUE(child.done());
   }
 }
 

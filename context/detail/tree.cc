@@ -22,11 +22,13 @@ bool tree_node::wait_until(time_point until) const noexcept {
     std::uint32_t s = state_.load(std::memory_order_acquire);
     if ((s & kDone) != 0) return true;
     if ((s & kWaiters) == 0) {
-      if (!state_.compare_exchange_weak(s, s | kWaiters,
-                                        std::memory_order_relaxed)) {
-        continue;
-      }
+      // kWaiters is set under lock_, like kDone, so that marking a node
+      // done is a plain store (see mark_locked).
+      std::lock_guard lock(lock_);
+      s = state_.load(std::memory_order_relaxed);
+      if ((s & kDone) != 0) return true;
       s |= kWaiters;
+      state_.store(s, std::memory_order_relaxed);
     }
     if (!futex_wait(state_, s, until)) return done();
   }
@@ -37,7 +39,8 @@ void tree_node::adopt_end(errc e, const std::exception_ptr& cause) noexcept {
   if ((state_.load(std::memory_order_relaxed) & kDone) != 0) return;
   err_ = static_cast<std::uint8_t>(e);
   cause_ = cause;
-  state_.fetch_or(kDone, std::memory_order_release);
+  state_.store(state_.load(std::memory_order_relaxed) | kDone,
+               std::memory_order_release);
 }
 
 bool tree::link(tree_node* parent, tree_node* child) noexcept {
@@ -66,7 +69,10 @@ void tree::mark_locked(tree_node* n, errc e,
                        const std::exception_ptr& cause) noexcept {
   n->err_ = static_cast<std::uint8_t>(e);
   n->cause_ = cause;
-  n->state_.fetch_or(tree_node::kDone, std::memory_order_release);
+  // Both bits of state_ change only under n's lock, which we hold: a store,
+  // not a read-modify-write, on the path every canceled node takes.
+  n->state_.store(n->state_.load(std::memory_order_relaxed) | tree_node::kDone,
+                  std::memory_order_release);
 }
 
 void tree::wake_waiters(tree_node* n) noexcept {
@@ -142,7 +148,19 @@ void tree::leave_parent(tree_node* child, tree_node*& parent_field) noexcept {
   {
     std::lock_guard lock(child->lock_);
     parent = std::exchange(parent_field, nullptr);
-    if (parent == nullptr || !parent->try_pin()) return;
+    if (parent == nullptr) return;
+    // While the field was set under child's lock, the parent has not
+    // passed us in a cancel, so it is alive. Its lock comes before ours:
+    // only try it. Usually it is free, and unlinking right here saves
+    // pinning the parent, whose counter its other children share.
+    if (parent->lock_.try_lock()) {
+      if (decltype(parent->children_)::linked(child)) {
+        parent->children_.remove(child);
+      }
+      parent->lock_.unlock();
+      return;
+    }
+    if (!parent->try_pin()) return;
   }
   unlink(parent, child);
   parent->unpin();

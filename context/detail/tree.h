@@ -131,7 +131,8 @@ class TBBX_API tree_node {
   static constexpr std::uint32_t kDone = 1;
   static constexpr std::uint32_t kWaiters = 2;  // someone sleeps on state_
 
-  // kDone, plus kWaiters (set by waiters, hence mutable).
+  // kDone, plus kWaiters (set by waiters, hence mutable). Both are set
+  // only with lock_ held; read without it.
   mutable std::atomic<std::uint32_t> state_{0};
   mutable pi_lock lock_;
   // Written once under lock_ before state_ gets kDone, then read-only. A
@@ -178,9 +179,11 @@ struct tree {
 
   // leave_parent is how a node whose tree parent is not held by a
   // reference (a group, a group's shadow node) leaves it: `parent_field`
-  // is read and cleared under `child`'s lock and the parent pinned, then
-  // unlinked from, then unpinned. The parent's cancel clears the field
-  // under the same lock (forget_tree_parent_locked) before it can die.
+  // is read and cleared under `child`'s lock, and the child unlinked at
+  // once if the parent's lock can be taken without waiting (the usual
+  // case), else after pinning the parent and releasing child's lock. The
+  // parent's cancel clears the field under the same lock
+  // (forget_tree_parent_locked) before it can die.
   static void leave_parent(tree_node* child, tree_node*& parent_field) noexcept;
 
   // has_ancestor tells whether `target` is `n` or above it in the tree,
