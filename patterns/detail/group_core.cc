@@ -135,10 +135,9 @@ group_core::admission group_core::admit(bool blocking, const char* caller) {
   }
   const int limit = limit_.load(std::memory_order_relaxed);
   if (limit < 0) {
-    // Counted without a limit too, so that set_limit can tell whether
-    // admitted tasks have returned.
-    active_.fetch_add(1, std::memory_order_relaxed);
-    pending_.reserve();
+    if (active_.fetch_add(1, std::memory_order_acq_rel) == 0) {
+      pending_.reserve();
+    }
     return admission::spawn;
   }
   if (try_take_slot(limit)) return admission::spawn;
@@ -163,7 +162,7 @@ bool group_core::try_take_slot(int limit) noexcept {
   while (active < limit) {
     if (active_.compare_exchange_weak(active, active + 1,
                                       std::memory_order_seq_cst)) {
-      pending_.reserve();
+      if (active == 0) pending_.reserve();
       return true;
     }
   }
@@ -199,26 +198,32 @@ void group_core::hand_off(tbb_task& t) {
 }
 
 void group_core::task_finished() noexcept {
+  // Only the task that takes active_ to zero touches the group afterwards,
+  // to release pending_; the group may be destroyed as soon as it has.
   if (limit_.load(std::memory_order_relaxed) < 0) {
-    active_.fetch_sub(1, std::memory_order_release);
-    pending_.release();  // last: the group may be destroyed after this
+    if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      pending_.release();
+    }
     return;
   }
   slot_waiter* w;
+  bool last = false;
   TBBX_CHAOS_POINT();
   {
     std::lock_guard lock(slot_mu_);
     w = slot_waiters_.pop_front();
-    if (w == nullptr) active_.fetch_sub(1, std::memory_order_release);
+    if (w == nullptr) {
+      last = active_.fetch_sub(1, std::memory_order_acq_rel) == 1;
+    }
   }
   if (w != nullptr) {
     // The slot passes straight to the waiter's task, spawned here so this
-    // thread runs it next; active_ is unchanged.
-    pending_.reserve();
+    // thread runs it next; active_ is unchanged, so pending_ is still held.
     spawn(*w->task);
     w->released.release();  // its go() returns; `w` may now be gone
+    return;
   }
-  pending_.release();  // last: the group may be destroyed after this
+  if (last) pending_.release();
 }
 
 void group_core::set_limit(int n) {

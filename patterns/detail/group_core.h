@@ -3,7 +3,7 @@
 // <tbbx/patterns/error_group.h>.
 //
 // Scheduling. A group spawns its tasks straight onto oneTBB's scheduler
-// (tbb_adapter.h): a task object per go(), a wait counter of pending
+// (tbb_adapter.h): a task object per go(), a count of pending
 // tasks, spawn onto the current thread's deque, and a wait that runs other
 // tasks. All groups schedule under one process-wide oneTBB context that is
 // never canceled, so a group costs oneTBB no context of its own;
@@ -146,9 +146,12 @@ class TBBX_API group_core final : public tree_node {
   std::atomic<node*> shadow_{nullptr};  // set once; one reference
   std::atomic<int> pins_{0};
 
-  wait_counter pending_{0};     // tasks admitted and not finished
-  std::atomic<int> active_{0};  // the same count, readable
-  std::atomic<int> limit_;      // < 0 unlimited; set while idle
+  // Tasks admitted and not finished, and the oneTBB wait counter that
+  // wait() runs tasks on: held (1) while active_ is not zero, so that a
+  // task costs one atomic add and one subtract, not two of each.
+  std::atomic<int> active_{0};
+  wait_counter pending_{0};
+  std::atomic<int> limit_;  // < 0 unlimited; set while idle
   std::mutex slot_mu_;
   intrusive_list<slot_waiter, &slot_waiter::hook> slot_waiters_;  // FIFO
 
