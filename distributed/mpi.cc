@@ -225,6 +225,9 @@ void session_state::send_cancel_locked() {
   while (!done && clock::now() < give_up) {
     MPI_Testall(size, sends.data(), &done, MPI_STATUSES_IGNORE);
   }
+  // Out: the agent need not ring again (a second ring makes every rung
+  // agent poll and spin once more for nothing).
+  sends_out = done != 0;
   agent_ring(*this);
 }
 
@@ -444,16 +447,20 @@ session::session(MPI_Comm comm, const context& parent,
     s->node = tbbx::detail::context_access::get(s->ctx);
     detail::session_state* raw = s.get();
     // Runs on whichever thread ends ctx here (never under a tbbx lock):
-    // marks this rank the origin unless a cancel message came first. The
-    // agent sends. Rejected: sending from this thread to save the hop to
-    // the agent; measured slower here (idle cancel p50 1.9-2.0 ms against
-    // 1.5 ms, 4 ranks on 2 cores), as the canceling thread runs at normal
-    // priority among busy threads while the agent runs at SCHED_FIFO.
+    // marks this rank the origin unless a cancel message came first, and
+    // then wakes the agent, which sends (after a message, the agent has
+    // nothing to do: waking it took a core from the threads the cancel
+    // wakes, at SCHED_FIFO). Rejected: sending from this thread to save
+    // the hop to the agent; measured slower here (idle cancel p50 1.9-2.0
+    // ms against 1.5 ms, 4 ranks on 2 cores), as the canceling thread runs
+    // at normal priority among busy threads while the agent runs at
+    // SCHED_FIFO.
     s->on_end = on_done(s->ctx, [raw]() noexcept {
       int expected = -1;
-      raw->origin.compare_exchange_strong(expected, raw->rank,
-                                          std::memory_order_acq_rel);
-      detail::agent_wake();
+      if (raw->origin.compare_exchange_strong(expected, raw->rank,
+                                              std::memory_order_acq_rel)) {
+        detail::agent_wake();
+      }
     });
     detail::agent_register(raw);
   } catch (...) {

@@ -39,9 +39,11 @@ namespace {
 using clock = std::chrono::steady_clock;
 using std::chrono::microseconds;
 
-// After activity the agent polls without sleeping for kSpinWindow, then
-// sleeps kMinSleep, doubling up to the cap (TBBX_MPI_POLL_CAP_US, default
-// 100 us). A local end wakes it at once (agent_wake).
+// While something can only be found by polling (see run()), after activity
+// the agent polls without sleeping for kSpinWindow, then sleeps kMinSleep,
+// doubling up to the cap (TBBX_MPI_POLL_CAP_US, default 100 us); else it
+// sleeps until rung, kBackstop at most. A local end wakes it at once
+// (agent_wake).
 constexpr clock::duration kSpinWindow = microseconds(20);
 constexpr clock::duration kMinSleep = microseconds(5);
 // The longest sleep when every peer rings (all on this host): only a
@@ -252,15 +254,19 @@ class agent {
       if (stop_.load(std::memory_order_acquire)) break;
       bool activity = false;
       bool any = false;
-      // The longest this agent may sleep: the poll cap if a peer is on
-      // another host (only polling finds its messages), else a backstop.
+      // Whether only polling finds what may come: a peer on another host
+      // (it does not ring), a ring whose message is not in yet, or the
+      // completion of our own sends.
+      bool polling = false;
+      // The longest this agent may sleep: the poll cap when polling, else
+      // a backstop.
       clock::duration cap = kBackstop;
       {
         std::lock_guard<tbbx::detail::pi_lock> g(lock_);
         const clock::time_point now = clock::now();
         for (session_state* s : sessions_) {
-          activity |= poll(*s, now);
-          if (!s->all_local || w == &wake_seq_) cap = std::min(cap, cap_);
+          activity |= poll(*s, now, polling);
+          if (!s->all_local || w == &wake_seq_) polling = true;
           if (s->ctx.done() &&
               s->options.abort_grace > clock::duration::zero()) {
             cap = std::min(cap, clock::duration(std::chrono::milliseconds(10)));
@@ -269,11 +275,15 @@ class agent {
         any = !sessions_.empty();
       }
       const clock::time_point now = clock::now();
-      if (now < fast_until) cap = std::min(cap, cap_);
       if (activity) {
+        // A ring is answered by the message it announced (a local wake by
+        // the sends it asked for): nothing more is on its way.
         last_activity = now;
         sleep = kMinSleep;
+        fast_until = clock::time_point{};
       }
+      if (now < fast_until) polling = true;
+      if (polling) cap = std::min(cap, cap_);
       if (!any) {
         if (w == &wake_seq_) {
           tbbx::detail::futex_wait(wake_seq_, seq);
@@ -282,8 +292,18 @@ class agent {
         }
         continue;
       }
-      if (now - last_activity < kSpinWindow) continue;
-      sleep = std::min(sleep, cap);
+      if (!polling) {
+        // Every message comes with a ring: sleep the cap at once. Spinning
+        // and backing off from kMinSleep here kept the agents of 4 ranks
+        // on 2 cores so busy after a cancel that the normal-priority
+        // threads it wakes (waiters, the deferred runner) waited ~1 ms
+        // for a core.
+        sleep = cap;
+      } else if (now - last_activity < kSpinWindow) {
+        continue;
+      } else {
+        sleep = std::min(sleep, cap);
+      }
       if (w == &wake_seq_) {
         tbbx::detail::futex_wait(wake_seq_, seq, now + sleep);
       } else {
@@ -291,7 +311,8 @@ class agent {
       }
       if (w->load(std::memory_order_acquire) != seq) {
         // Rung: a message is here or on its way; poll at once, spin a
-        // while, and poll often for kAfterRing even if all peers ring.
+        // while, and poll often until it is in (at most kAfterRing) even
+        // if all peers ring.
         last_activity = clock::now();
         fast_until = last_activity + kAfterRing;
         sleep = kMinSleep;
@@ -302,8 +323,10 @@ class agent {
   }
 
   // poll sends s's pending cancel, receives its cancel messages and
-  // watches its grace. Returns whether anything happened.
-  static bool poll(session_state& s, clock::time_point now) noexcept {
+  // watches its grace. Returns whether anything happened; sets `driving`
+  // if s's sends are not out yet (only polls complete them).
+  static bool poll(session_state& s, clock::time_point now,
+                   bool& driving) noexcept {
     bool activity = false;
     if (s.origin.load(std::memory_order_acquire) == s.rank) {
       std::lock_guard<tbbx::detail::pi_lock> g(s.lock);
@@ -311,8 +334,9 @@ class agent {
         s.send_cancel_locked();
         activity = true;
       }
-      // Drive the sends until they are out (the receivers may have been
-      // rung before their message was there), then ring again.
+      // If send_cancel_locked gave up on the sends, drive them until they
+      // are out (the receivers were rung before their message was there),
+      // then ring again.
       if (s.sent && !s.sends_out && !s.closing) {
         int out = 1;
         if (!s.sends.empty()) {
@@ -322,6 +346,8 @@ class agent {
         if (out) {
           s.sends_out = true;
           agent_ring(s);
+        } else {
+          driving = true;
         }
         activity = true;
       }

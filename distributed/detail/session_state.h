@@ -80,7 +80,7 @@ struct session_state {
   tbbx::detail::pi_lock lock;  // guards the fields below
   bool sent = false;           // the cancel message went out
   bool closing = false;        // the destructor decided: no more sends
-  bool sends_out = false;      // the sends completed (the agent saw it)
+  bool sends_out = false;      // the sends completed (and were rung)
   // The cause the agent made from the first cancel message received (it
   // may lose the race to end ctx against a local end).
   std::exception_ptr remote_cause;
