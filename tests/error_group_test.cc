@@ -243,6 +243,29 @@ TEST(ErrorGroup, LimitZeroAdmitsNothingAsInGo) {
   EXPECT_FALSE(h.try_go([] {}));
 }
 
+// The pending count may fall to zero and rise again before wait(): wait()
+// still covers every task admitted before it.
+TEST(ErrorGroup, WaitCoversATaskAdmittedAfterTheCountWasZero) {
+  error_group g;
+  std::latch first_ran(1);
+  g.go([&] { first_ran.count_down(); });
+  first_ran.wait();
+  std::latch release(1);
+  std::atomic<bool> second_finished{false};
+  g.go([&] {
+    release.wait();
+    second_finished = true;
+  });
+  // The delay only widens the window in which an early return would show.
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(20ms);
+    release.count_down();
+  });
+  g.wait();
+  EXPECT_TRUE(second_finished.load());
+  releaser.join();
+}
+
 TEST(ErrorGroup, WaitFromItsOwnTaskIsAnError) {
   error_group g;
   g.go([&] { g.wait(); });
