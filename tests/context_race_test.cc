@@ -52,7 +52,10 @@ TEST(ContextRace, ChildrenCreatedDuringTheParentsCancelAreNeverMissed) {
 TEST(ContextRace, WaitersRacingACancelAreAllWoken) {
   const int rounds = under_sanitizer ? 50 : 500;
   for (int round = 0; round < rounds; ++round) {
-    auto [parent, cancel] = tbbx::with_cancel(background());
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    auto parent_c = tbbx::with_cancel(background());
+    const context& parent = parent_c.ctx;
+    auto& cancel = parent_c.cancel;
     const context child = tbbx::with_cancel(parent).ctx;
     std::atomic<int> woken{0};
     run_together(4, [&](int t) {
