@@ -18,15 +18,21 @@ namespace tbbx::detail {
 // sometimes a yield, rarely a sleep of up to ~50 us. Never on the timer
 // thread (it must never be delayed by design) unless `timer_ok`.
 TBBX_API void chaos_point() noexcept;
+// chaos_refuse is true now and then (never on the timer thread): a
+// try-operation that may fail spuriously fails, so that its fallback path
+// is raced as often as its fast path.
+TBBX_API bool chaos_refuse() noexcept;
 }  // namespace tbbx::detail
 
 #define TBBX_CHAOS_POINT() ::tbbx::detail::chaos_point()
+#define TBBX_CHAOS_REFUSE() ::tbbx::detail::chaos_refuse()
 
 #else
 
 #define TBBX_CHAOS_POINT() \
   do {                     \
   } while (false)
+#define TBBX_CHAOS_REFUSE() false
 
 #endif
 

@@ -53,7 +53,10 @@ class pi_lock {
     }
   }
 
+  // try_lock may fail spuriously (it does, now and then, in the chaos
+  // build, so that callers' fallbacks are tested).
   bool try_lock() noexcept {
+    if (TBBX_CHAOS_REFUSE()) return false;
     std::uint32_t expected = 0;
     return word_.compare_exchange_strong(expected, this_thread_tid(),
                                          std::memory_order_acquire,

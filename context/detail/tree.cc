@@ -34,15 +34,6 @@ bool tree_node::wait_until(time_point until) const noexcept {
   }
 }
 
-void tree_node::adopt_end(errc e, const std::exception_ptr& cause) noexcept {
-  std::lock_guard lock(lock_);
-  if ((state_.load(std::memory_order_relaxed) & kDone) != 0) return;
-  err_ = static_cast<std::uint8_t>(e);
-  cause_ = cause;
-  state_.store(state_.load(std::memory_order_relaxed) | kDone,
-               std::memory_order_release);
-}
-
 bool tree::link(tree_node* parent, tree_node* child) noexcept {
   std::lock_guard lock(parent->lock_);
   if (parent->done()) return false;
@@ -50,19 +41,23 @@ bool tree::link(tree_node* parent, tree_node* child) noexcept {
   return true;
 }
 
-void tree::unlink(tree_node* parent, tree_node* child) noexcept {
-  // Unlocked first look: once unlinked, a node is never linked again, and
-  // only the parent's lock holder unlinks it.
-  std::lock_guard lock(parent->lock_);
+void tree::unlink_locked(tree_node* parent, tree_node* child) noexcept {
+  // Once unlinked, a node is never linked again.
   if (decltype(parent->children_)::linked(child)) {
     parent->children_.remove(child);
   }
 }
 
+void tree::unlink(tree_node* parent, tree_node* child) noexcept {
+  std::lock_guard lock(parent->lock_);
+  unlink_locked(parent, child);
+}
+
 void tree::adopt(tree_node* parent, tree_node* child) noexcept {
   // The parent is done and its subtree complete (link() saw it under its
   // lock), so its end is fixed.
-  child->adopt_end(parent->err(), parent->cause_);
+  std::lock_guard lock(child->lock_);
+  if (!child->done()) mark_locked(child, parent->err(), parent->cause_);
 }
 
 void tree::mark_locked(tree_node* n, errc e,
@@ -154,9 +149,7 @@ void tree::leave_parent(tree_node* child, tree_node*& parent_field) noexcept {
     // only try it. Usually it is free, and unlinking right here saves
     // pinning the parent, whose counter its other children share.
     if (parent->lock_.try_lock()) {
-      if (decltype(parent->children_)::linked(child)) {
-        parent->children_.remove(child);
-      }
+      unlink_locked(parent, child);
       parent->lock_.unlock();
       return;
     }

@@ -124,10 +124,6 @@ class TBBX_API tree_node {
   // node's lock held), or null.
   virtual tree_node* walk_parent_locked() noexcept = 0;
 
-  // adopt_end makes a node that was never linked done at once with the
-  // given end (when its parent was done before it could link).
-  void adopt_end(errc e, const std::exception_ptr& cause) noexcept;
-
   static constexpr std::uint32_t kDone = 1;
   static constexpr std::uint32_t kWaiters = 2;  // someone sleeps on state_
 
@@ -194,6 +190,7 @@ struct tree {
   static std::size_t live_children(tree_node* n) noexcept;
 
  private:
+  static void unlink_locked(tree_node* parent, tree_node* child) noexcept;
   static void mark_locked(tree_node* n, errc e,
                           const std::exception_ptr& cause) noexcept;
   static void wake_waiters(tree_node* n) noexcept;
