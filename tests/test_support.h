@@ -104,11 +104,7 @@ inline constexpr bool under_address_sanitizer =
 
 // under_sanitizer is true in TSan/ASan builds, where timing bounds widen.
 inline constexpr bool under_sanitizer =
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-    true;
-#else
-    false;
-#endif
+    under_thread_sanitizer || under_address_sanitizer;
 
 }  // namespace tbbx::testing
 
