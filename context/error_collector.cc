@@ -15,13 +15,17 @@ error_collector::~error_collector() {
 
 void error_collector::add(std::exception_ptr e) {
   if (e == nullptr) return;
+  // The count lives in the entry, so that size() and errors() read one
+  // head and agree (a separate counter bumped after the push let errors()
+  // see an entry that size() did not count yet).
+  entry* head = newest_.load(std::memory_order_acquire);
   auto* fresh =
-      new entry{std::move(e), newest_.load(std::memory_order_relaxed)};
+      new entry{std::move(e), head, head != nullptr ? head->count + 1 : 1};
   while (!newest_.compare_exchange_weak(fresh->next, fresh,
-                                        std::memory_order_release,
-                                        std::memory_order_relaxed)) {
+                                        std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+    fresh->count = fresh->next != nullptr ? fresh->next->count + 1 : 1;
   }
-  size_.fetch_add(1, std::memory_order_release);
 }
 
 std::vector<std::exception_ptr> error_collector::errors() const {

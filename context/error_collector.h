@@ -38,9 +38,11 @@ class TBBX_API error_collector {
   // add records `e` (a null `e` is ignored). Never blocks.
   void add(std::exception_ptr e);
 
-  // size is the number of errors added so far.
+  // size is the number of errors added so far: never fewer than an
+  // errors() call that returned before it saw.
   std::size_t size() const noexcept {
-    return size_.load(std::memory_order_acquire);
+    const entry* newest = newest_.load(std::memory_order_acquire);
+    return newest != nullptr ? newest->count : 0;
   }
 
   // errors returns every error added so far, oldest first.
@@ -52,10 +54,10 @@ class TBBX_API error_collector {
  private:
   struct entry {
     std::exception_ptr error;
-    entry* next;  // the entry added before this one
+    entry* next;        // the entry added before this one
+    std::size_t count;  // entries up to and including this one
   };
   std::atomic<entry*> newest_{nullptr};  // a lock-free stack
-  std::atomic<std::size_t> size_{0};
 };
 
 }  // namespace tbbx
