@@ -10,7 +10,7 @@
 // context, a context derived from a group and a group nested under a
 // group are one tree, canceled by one algorithm.
 //
-// Canceling (cancel_tree) is a depth-first walk that keeps locked every
+// Canceling (tree::cancel) is a depth-first walk that keeps locked every
 // node on the path from the top to where it is, and unlocks a node only
 // when its whole subtree is marked. So "the subtree of X is complete" is
 // the same as "X's lock is free and X is done": a second canceler that
@@ -20,6 +20,14 @@
 // a concurrent cancel of an inner node was still marking. The walk keeps
 // its path in the nodes themselves (bounded stack at any depth) and
 // allocates nothing.
+//
+// A big subtree is walked by several cursors at once, on the one
+// canceling thread, one step each in turn (cancel_walk in tree.cc): a
+// node whose memory is not in cache costs a DRAM miss, and a single
+// depth-first walk of a tree built in random order pays those misses one
+// after another, while interleaved cursors overlap them. Each cursor
+// keeps the rule above for its own path; a node is completed when no
+// child is left to hand out and no cursor is below it.
 //
 // Lock order: an ancestor's lock before a descendant's, never the reverse.
 // No lock is held while user code runs: callbacks and the other kind
@@ -140,6 +148,11 @@ class TBBX_API tree_node {
   std::uint8_t traits_ = 0;  // set at construction, then read-only
   std::uint8_t flags_ = 0;   // guarded by lock_
   std::uint8_t dying_ = 0;   // owned by whoever dropped the last reference
+  // The cancel walk's bookkeeping (tree::cancel_walk), owned like
+  // work_next_ by the one thread canceling the node: its children being
+  // walked, and its walk state bits. Set when the walk marks the node.
+  std::uint8_t walk_active_ = 0;
+  std::uint8_t walk_flags_ = 0;
   std::exception_ptr cause_;
 
  private:
@@ -147,8 +160,10 @@ class TBBX_API tree_node {
 
   list_hook<tree_node> sibling_hook_;  // guarded by the tree parent's lock_
   intrusive_list<tree_node, &tree_node::sibling_hook_, /*Fifo=*/false>
-      children_;                    // guarded by lock_
-  tree_node* work_next_ = nullptr;  // owned by the one thread canceling it
+      children_;  // guarded by lock_
+  // Owned by the one thread canceling it: the node's parent in the walk
+  // while it is walked, then the next node in the walk's completed list.
+  tree_node* work_next_ = nullptr;
 };
 
 // tree holds the algorithms that touch several tree nodes.
@@ -190,10 +205,11 @@ struct tree {
   static std::size_t live_children(tree_node* n) noexcept;
 
  private:
+  struct cancel_walk;
+
   static void unlink_locked(tree_node* parent, tree_node* child) noexcept;
   static void mark_locked(tree_node* n, errc e,
                           const std::exception_ptr& cause) noexcept;
-  static void wake_waiters(tree_node* n) noexcept;
 };
 
 }  // namespace tbbx::detail
