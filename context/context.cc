@@ -8,8 +8,9 @@ using detail::context_access;
 context background() noexcept { return context(); }
 
 cancelable_context with_cancel(const context& parent) {
-  detail::node* n = detail::make_cancel_node(context_access::get(parent),
-                                             detail::no_deadline, nullptr);
+  detail::node* n =
+      detail::make_cancel_node(context_access::get(parent), detail::no_deadline,
+                               nullptr, detail::time_point::min());
   n->ref();  // one for the context, one for the cancel_func
   return {context_access::adopt(n), context_access::adopt_cancel(n)};
 }
@@ -17,8 +18,9 @@ cancelable_context with_cancel(const context& parent) {
 cancelable_context with_deadline(const context& parent,
                                  std::chrono::steady_clock::time_point d,
                                  std::exception_ptr cause) {
-  detail::node* n = detail::make_cancel_node(context_access::get(parent), d,
-                                             std::move(cause));
+  detail::node* n =
+      detail::make_cancel_node(context_access::get(parent), d, std::move(cause),
+                               detail::time_point::min());
   n->ref();
   return {context_access::adopt(n), context_access::adopt_cancel(n)};
 }
@@ -26,7 +28,15 @@ cancelable_context with_deadline(const context& parent,
 cancelable_context with_timeout(const context& parent,
                                 std::chrono::steady_clock::duration t,
                                 std::exception_ptr cause) {
-  return with_deadline(parent, detail::deadline_after(t), std::move(cause));
+  // One clock read: the deadline's own. A timeout that is not positive
+  // ends the context at once (as Go's WithTimeout); a positive one is
+  // scheduled, however short.
+  const detail::time_point now = std::chrono::steady_clock::now();
+  detail::node* n = detail::make_cancel_node(context_access::get(parent),
+                                             detail::deadline_after(now, t),
+                                             std::move(cause), now);
+  n->ref();
+  return {context_access::adopt(n), context_access::adopt_cancel(n)};
 }
 
 context without_cancel(const context& parent) {

@@ -85,15 +85,18 @@ class cancel_func;
 namespace detail {
 struct context_access;
 
-// deadline_after is now() + d, saturated: a duration so large that the sum
-// would overflow means "never" (time_point::max()).
+// deadline_after is now + d, saturated: a duration so large that the sum
+// would overflow means "never" (time_point::max()). `now` is a reading of
+// steady_clock, which counts from boot, so now >= 0 and only a positive d
+// can overflow.
 inline time_point deadline_after(
-    std::chrono::steady_clock::duration d) noexcept {
-  // steady_clock counts from boot, so now() >= 0 and only a positive d can
-  // overflow.
-  const time_point now = std::chrono::steady_clock::now();
+    time_point now, std::chrono::steady_clock::duration d) noexcept {
   if (d > time_point::max() - now) return time_point::max();
   return now + d;
+}
+inline time_point deadline_after(
+    std::chrono::steady_clock::duration d) noexcept {
+  return deadline_after(std::chrono::steady_clock::now(), d);
 }
 }  // namespace detail
 

@@ -304,14 +304,14 @@ node* background_node() noexcept {
 }
 
 node* make_cancel_node(node* parent, time_point deadline,
-                       std::exception_ptr deadline_cause) {
+                       std::exception_ptr deadline_cause, time_point now) {
   const bool own_deadline = deadline < parent->deadline();
   if (own_deadline && deadline_cause != nullptr) {
     node* holder = value_node<std::exception_ptr>::make(
         parent, &deadline_node::cause_key, std::move(deadline_cause));
     node* n;
     try {
-      n = make_deadline_node(holder, deadline, /*cause_in_parent=*/true);
+      n = make_deadline_node(holder, deadline, /*cause_in_parent=*/true, now);
     } catch (...) {
       holder->unref();
       throw;
@@ -319,11 +319,11 @@ node* make_cancel_node(node* parent, time_point deadline,
     holder->unref();  // the deadline node holds it now
     return n;
   }
-  return make_deadline_node(parent, deadline, /*cause_in_parent=*/false);
+  return make_deadline_node(parent, deadline, /*cause_in_parent=*/false, now);
 }
 
 node* make_deadline_node(node* parent, time_point deadline,
-                         bool cause_in_parent) {
+                         bool cause_in_parent, time_point now) {
   const bool own_deadline = deadline < parent->deadline();
   if (own_deadline) timer_service::instance().start();  // may throw
   parent->ref();
@@ -341,7 +341,8 @@ node* make_deadline_node(node* parent, time_point deadline,
   n->attach();
   if (!own_deadline) return n;
   auto* timed = static_cast<deadline_node*>(n);
-  if (deadline <= std::chrono::steady_clock::now()) {
+  if (now == time_point::min()) now = std::chrono::steady_clock::now();
+  if (deadline <= now) {
     cancel_node(n, errc::deadline_exceeded, nullptr);
     return n;
   }

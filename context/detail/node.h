@@ -119,8 +119,9 @@ class TBBX_API node : public tree_node {
 
  private:
   friend struct node_access;
-  friend node* make_cancel_node(node*, time_point, std::exception_ptr);
-  friend node* make_deadline_node(node*, time_point, bool);
+  friend node* make_cancel_node(node*, time_point, std::exception_ptr,
+                                time_point);
+  friend node* make_deadline_node(node*, time_point, bool, time_point);
   friend node* make_detached_node(node*);
   friend bool register_callback(node*, callback_node*) noexcept;
   friend bool deregister_callback(node*, callback_node*) noexcept;
@@ -159,13 +160,18 @@ TBBX_API node* background_node() noexcept;
 // make_cancel_node returns a node (one reference) that ends with its
 // parent, at `deadline` (with `deadline_cause`, or deadline_exceeded_error
 // if null), or when cancel_node is called on it. Throws bad_alloc.
+// `now` is the caller's reading of the clock, taken just before, or
+// time_point::min() to have the clock read here: a deadline at or before
+// it ends the node at once, a later one is scheduled (with_timeout passes
+// the reading its deadline was computed from, and so reads the clock once).
 TBBX_API node* make_cancel_node(node* parent, time_point deadline,
-                                std::exception_ptr deadline_cause);
+                                std::exception_ptr deadline_cause,
+                                time_point now);
 
 // make_deadline_node is make_cancel_node for a deadline whose cause, if
 // any, its caller has put in `parent` (a private value node).
 TBBX_API node* make_deadline_node(node* parent, time_point deadline,
-                                  bool cause_in_parent);
+                                  bool cause_in_parent, time_point now);
 
 // make_detached_node returns a node (one reference) that shares parent's
 // values but never ends.
