@@ -136,10 +136,17 @@ bool realtime_wanted() {
 class agent {
  public:
   void add(session_state* s) {
-    std::lock_guard<tbbx::detail::pi_lock> g(lock_);
-    sessions_.push_back(s);
-    if (!started_) start_locked();
-    wake();
+    {
+      std::lock_guard<tbbx::detail::pi_lock> g(lock_);
+      sessions_.push_back(s);
+      if (!started_) start_locked();
+      wake();
+    }
+    // Map the peers' doorbells now, so that a cancel's ring makes no
+    // system call but the wake-up.
+    for (long pid : s->local_pids) {
+      if (pid != 0) (void)bell_of(pid);
+    }
   }
   void start() {
     std::lock_guard<tbbx::detail::pi_lock> g(lock_);
@@ -161,20 +168,7 @@ class agent {
   }
   // ring wakes the agent of process `pid` on this host.
   void ring(long pid) noexcept {
-    std::atomic<std::uint32_t>* w = nullptr;
-    {
-      std::lock_guard<tbbx::detail::pi_lock> g(bells_lock_);
-      auto it = bells_.find(pid);
-      if (it != bells_.end()) {
-        w = it->second;
-      } else {
-        try {
-          w = map_doorbell(pid, /*create=*/false);
-          if (w != nullptr) bells_.emplace(pid, w);
-        } catch (...) {
-        }
-      }
-    }
+    std::atomic<std::uint32_t>* w = bell_of(pid);
     if (w == nullptr) return;
     w->fetch_add(1, std::memory_order_release);  // one ring (kRingMask)
     shared_futex_wake(w);
@@ -240,6 +234,22 @@ class agent {
       pthread_setschedparam(pthread_self(), SCHED_OTHER, &p);
     }
     realtime_.store(rt, std::memory_order_release);
+  }
+
+  // bell_of is the doorbell of process `pid` on this host, mapped on
+  // first use; null if it cannot be mapped (that agent is found by
+  // polling).
+  std::atomic<std::uint32_t>* bell_of(long pid) noexcept {
+    std::lock_guard<tbbx::detail::pi_lock> g(bells_lock_);
+    auto it = bells_.find(pid);
+    if (it != bells_.end()) return it->second;
+    try {
+      std::atomic<std::uint32_t>* w = map_doorbell(pid, /*create=*/false);
+      if (w != nullptr) bells_.emplace(pid, w);
+      return w;
+    } catch (...) {
+      return nullptr;
+    }
   }
 
   std::atomic<std::uint32_t>* word() noexcept {
