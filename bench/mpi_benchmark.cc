@@ -20,14 +20,23 @@
 //    call, max over ranks.
 //  - AgentOverhead: a compute loop (parallel_reduce) on every rank with no
 //    session, then with a live session (agent polling): time lost.
+//  - WakeFloor: the same fire -> observed measure with neither MPI nor
+//    tbbx in the path: what this machine charges for the wake-ups a cancel
+//    of sleeping ranks needs (the peer to read CancelReach/idle against).
+#include <linux/futex.h>
 #include <mpi.h>
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_reduce.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -253,6 +262,110 @@ void agent_overhead(int reps) {
   }
 }
 
+// wake_floor times what a cancel of idle ranks cannot avoid here: waking
+// a sleeping thread in every other process (as a ring wakes an agent,
+// SCHED_FIFO where allowed) and, for "two_hops", that thread waking one
+// more of its process (as the agent wakes a waiter). Futex words live in
+// memory the ranks share (MPI_Win_allocate_shared), so no MPI call is in
+// the path. Max over ranks of fire -> the last thread woken.
+void wake_floor(int trials) {
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
+                      &node);
+  int node_size = 0;
+  MPI_Comm_size(node, &node_size);
+  if (node_size != g_size) {
+    if (g_rank == 0)
+      std::printf("BM_MpiWakeFloor: skipped (ranks on several hosts)\n");
+    MPI_Comm_free(&node);
+    return;
+  }
+  std::uint32_t* mine = nullptr;
+  MPI_Win win;
+  MPI_Win_allocate_shared(64, 1, MPI_INFO_NULL, node, &mine, &win);
+  std::vector<std::uint32_t*> bells(static_cast<std::size_t>(g_size));
+  for (int r = 0; r < g_size; ++r) {
+    MPI_Aint size = 0;
+    int unit = 0;
+    MPI_Win_shared_query(win, r, &size, &unit,
+                         &bells[static_cast<std::size_t>(r)]);
+  }
+  std::atomic_ref<std::uint32_t> bell(*mine);
+  bell.store(0);
+  MPI_Barrier(MPI_COMM_WORLD);
+  constexpr std::uint32_t kStop = ~std::uint32_t{0};
+  std::atomic<int> hops{2};
+  std::atomic<std::uint32_t> local{0};
+  std::atomic<std::int64_t> stamp{0};
+  std::thread relay([&] {
+    sched_param p{};
+    p.sched_priority = 1;
+    pthread_setschedparam(pthread_self(), SCHED_FIFO, &p);  // else normal
+    std::uint32_t seen = 0;
+    for (;;) {
+      std::uint32_t v = bell.load();
+      while (v == seen) {
+        ::syscall(SYS_futex, mine, FUTEX_WAIT, seen, nullptr, nullptr, 0);
+        v = bell.load();
+      }
+      seen = v;
+      if (v != kStop && hops.load() == 1) {
+        stamp.store(now_ns());
+        continue;
+      }
+      local.fetch_add(1);
+      local.notify_one();
+      if (v == kStop) return;
+    }
+  });
+  std::thread waiter([&] {
+    std::uint32_t seen = 0;
+    for (;;) {
+      local.wait(seen);
+      seen = local.load();
+      if (bell.load() == kStop) return;
+      stamp.store(now_ns());
+    }
+  });
+  for (int h = 1; h <= 2; ++h) {
+    hops.store(h);
+    std::vector<double> reach;
+    for (int t = -1; t < trials; ++t) {  // -1: a warm-up, not recorded
+      const int origin = (t + g_size) % g_size;
+      MPI_Barrier(MPI_COMM_WORLD);
+      std::this_thread::sleep_for(5ms);  // every thread asleep again
+      std::int64_t t0 = 0;
+      const auto round =
+          static_cast<std::uint32_t>((h - 1) * (trials + 1) + t + 2);
+      if (g_rank == origin) {
+        t0 = now_ns();
+        for (int r = 0; r < g_size; ++r) {
+          if (r == origin) continue;
+          std::atomic_ref<std::uint32_t>(*bells[static_cast<std::size_t>(r)])
+              .store(round);
+          ::syscall(SYS_futex, bells[static_cast<std::size_t>(r)], FUTEX_WAKE,
+                    1, nullptr, nullptr, 0);
+        }
+      }
+      std::this_thread::sleep_for(10ms);  // out of MPI meanwhile
+      const std::int64_t woken = g_rank == origin ? 0 : stamp.load();
+      t0 = from_rank(t0, origin);
+      const double us = (max_over_ranks(woken) - t0) / 1e3;
+      if (t >= 0) reach.push_back(us);
+    }
+    report(std::string("BM_MpiWakeFloor/") + (h == 1 ? "one_hop" : "two_hops") +
+               "/ranks:" + std::to_string(g_size),
+           reach);
+  }
+  bell.store(kStop);
+  ::syscall(SYS_futex, mine, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+  relay.join();
+  waiter.join();
+  MPI_Barrier(MPI_COMM_WORLD);
+  MPI_Win_free(&win);
+  MPI_Comm_free(&node);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -273,6 +386,7 @@ int main(int argc, char** argv) {
     }
   }
   cancel_idle(trials);
+  wake_floor(trials);
   cancel_busy(std::max(1, trials / 2));
   deadline_spread(std::max(1, trials / 4));
   run_join(std::max(1, trials / 2));
