@@ -78,6 +78,21 @@ void warm_heap() {
   benchmark::DoNotOptimize(warmed);
 }
 
+// timer_case: the arguments every PendingTimeouts case runs with.
+void timer_case(benchmark::internal::Benchmark* b) {
+  b->ArgName("random")->Arg(0)->Arg(1)->Iterations(3)->Unit(
+      benchmark::kMillisecond);
+}
+
+// set_per_operation reports the sums of ns per create and per cancel
+// over the iterations as their means.
+void set_per_operation(benchmark::State& state, double create_ns,
+                       double cancel_ns) {
+  const auto runs = static_cast<double>(state.iterations());
+  state.counters["create_ns"] = create_ns / runs;
+  state.counters["cancel_ns"] = cancel_ns / runs;
+}
+
 // cancel_order is 0 for oldest-first, 1 for random.
 std::vector<std::size_t> cancel_order(std::size_t n, bool random) {
   std::vector<std::size_t> order(n);
@@ -111,16 +126,9 @@ void BM_PendingTimeouts_Tbbx(benchmark::State& state) {
     timeouts.clear();
     state.ResumeTiming();
   }
-  const auto runs = static_cast<double>(state.iterations());
-  state.counters["create_ns"] = create_ns / runs;
-  state.counters["cancel_ns"] = cancel_ns / runs;
+  set_per_operation(state, create_ns, cancel_ns);
 }
-BENCHMARK(BM_PendingTimeouts_Tbbx)
-    ->ArgName("random")
-    ->Arg(0)
-    ->Arg(1)
-    ->Iterations(3)
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PendingTimeouts_Tbbx)->Apply(timer_case);
 
 void BM_PendingTimeouts_StdSet(benchmark::State& state) {
   warm_heap();
@@ -145,16 +153,9 @@ void BM_PendingTimeouts_StdSet(benchmark::State& state) {
     create_ns += ns_per(t1 - t0, kMillion);
     cancel_ns += ns_per(t2 - t1, kMillion);
   }
-  const auto runs = static_cast<double>(state.iterations());
-  state.counters["create_ns"] = create_ns / runs;
-  state.counters["cancel_ns"] = cancel_ns / runs;
+  set_per_operation(state, create_ns, cancel_ns);
 }
-BENCHMARK(BM_PendingTimeouts_StdSet)
-    ->ArgName("random")
-    ->Arg(0)
-    ->Arg(1)
-    ->Iterations(3)
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PendingTimeouts_StdSet)->Apply(timer_case);
 
 // The memory floor under the two rows above: what any timer queue with a
 // node per pending timeout pays on this machine before doing anything.
@@ -185,16 +186,9 @@ void BM_PendingTimeouts_MemoryFloor(benchmark::State& state) {
     create_ns += ns_per(t1 - t0, kMillion);
     cancel_ns += ns_per(t2 - t1, kMillion);
   }
-  const auto runs = static_cast<double>(state.iterations());
-  state.counters["create_ns"] = create_ns / runs;
-  state.counters["cancel_ns"] = cancel_ns / runs;
+  set_per_operation(state, create_ns, cancel_ns);
 }
-BENCHMARK(BM_PendingTimeouts_MemoryFloor)
-    ->ArgName("random")
-    ->Arg(0)
-    ->Arg(1)
-    ->Iterations(3)
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PendingTimeouts_MemoryFloor)->Apply(timer_case);
 
 enum shape { wide = 0, deep = 1, random_tree = 2 };
 
