@@ -169,10 +169,12 @@ class session {
   // ends on one (within the agent's latency), with the same err().
   const context& get_context() const noexcept;
 
-  // cancel ends the context here at once and on the other ranks soon after
-  // (the message goes out from the progress agent). A null cause is a
-  // canceled_error. Does not wait; after the session has ended (on any
-  // rank, for any reason), it does nothing.
+  // cancel ends the context here at once and on the other ranks soon after:
+  // when this call ends the session, it sends the cancel message from the
+  // calling thread (non-blocking sends, pushed out for at most ~50 us; the
+  // progress agent finishes what is left). A null cause is a
+  // canceled_error. Waits for no other rank; after the session has ended
+  // (on any rank, for any reason), it does nothing.
   void cancel(std::exception_ptr cause = nullptr) noexcept;
 
   // rank and size are this rank and the number of ranks in comm.
