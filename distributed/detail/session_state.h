@@ -58,6 +58,9 @@ wire_error decode(const char* data, int size);
 std::int64_t host_id();
 // rebuild makes the cause other ranks see for rank `origin`'s error.
 std::exception_ptr rebuild(int origin, const wire_error& w);
+// prime_error_path runs describe() and rebuild() once per process, so
+// that the first cancel does not pay the first throw's unwinder set-up.
+void prime_error_path();
 
 struct session_state {
   MPI_Comm comm = MPI_COMM_NULL;  // the duplicate; set once in the ctor
