@@ -5,24 +5,32 @@ namespace tbbx {
 
 using detail::context_access;
 
+namespace {
+
+// cancelable makes the node behind with_cancel, with_deadline and
+// with_timeout (see make_cancel_node for `now`) and its two handles.
+cancelable_context cancelable(const context& parent, detail::time_point d,
+                              std::exception_ptr cause,
+                              detail::time_point now) {
+  detail::node* n = detail::make_cancel_node(context_access::get(parent), d,
+                                             std::move(cause), now);
+  n->ref();  // one for the context, one for the cancel_func
+  return {context_access::adopt(n), context_access::adopt_cancel(n)};
+}
+
+}  // namespace
+
 context background() noexcept { return context(); }
 
 cancelable_context with_cancel(const context& parent) {
-  detail::node* n =
-      detail::make_cancel_node(context_access::get(parent), detail::no_deadline,
-                               nullptr, detail::time_point::min());
-  n->ref();  // one for the context, one for the cancel_func
-  return {context_access::adopt(n), context_access::adopt_cancel(n)};
+  return cancelable(parent, detail::no_deadline, nullptr,
+                    detail::time_point::min());
 }
 
 cancelable_context with_deadline(const context& parent,
                                  std::chrono::steady_clock::time_point d,
                                  std::exception_ptr cause) {
-  detail::node* n =
-      detail::make_cancel_node(context_access::get(parent), d, std::move(cause),
-                               detail::time_point::min());
-  n->ref();
-  return {context_access::adopt(n), context_access::adopt_cancel(n)};
+  return cancelable(parent, d, std::move(cause), detail::time_point::min());
 }
 
 cancelable_context with_timeout(const context& parent,
@@ -32,11 +40,8 @@ cancelable_context with_timeout(const context& parent,
   // ends the context at once (as Go's WithTimeout); a positive one is
   // scheduled, however short.
   const detail::time_point now = std::chrono::steady_clock::now();
-  detail::node* n = detail::make_cancel_node(context_access::get(parent),
-                                             detail::deadline_after(now, t),
-                                             std::move(cause), now);
-  n->ref();
-  return {context_access::adopt(n), context_access::adopt_cancel(n)};
+  return cancelable(parent, detail::deadline_after(now, t), std::move(cause),
+                    now);
 }
 
 context without_cancel(const context& parent) {

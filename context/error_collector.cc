@@ -18,14 +18,13 @@ void error_collector::add(std::exception_ptr e) {
   // The count lives in the entry, so that size() and errors() read one
   // head and agree (a separate counter bumped after the push let errors()
   // see an entry that size() did not count yet).
-  entry* head = newest_.load(std::memory_order_acquire);
   auto* fresh =
-      new entry{std::move(e), head, head != nullptr ? head->count + 1 : 1};
-  while (!newest_.compare_exchange_weak(fresh->next, fresh,
-                                        std::memory_order_acq_rel,
-                                        std::memory_order_acquire)) {
+      new entry{std::move(e), newest_.load(std::memory_order_acquire), 0};
+  do {
     fresh->count = fresh->next != nullptr ? fresh->next->count + 1 : 1;
-  }
+  } while (!newest_.compare_exchange_weak(fresh->next, fresh,
+                                          std::memory_order_acq_rel,
+                                          std::memory_order_acquire));
 }
 
 std::vector<std::exception_ptr> error_collector::errors() const {

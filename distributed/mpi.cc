@@ -219,9 +219,12 @@ std::int64_t host_id() {
   return static_cast<std::int64_t>(std::hash<std::string>()(name) >> 1);
 }
 
-void session_state::send_cancel_locked() {
+bool session_state::send_cancel_locked() {
+  if (sent || closing || origin.load(std::memory_order_acquire) != rank) {
+    return false;
+  }
   sent = true;
-  if (size <= 1) return;
+  if (size <= 1) return true;
   try {
     payload = encode(describe(ctx.cause()));
   } catch (...) {
@@ -245,6 +248,7 @@ void session_state::send_cancel_locked() {
   // agent poll and spin once more for nothing).
   sends_out = done != 0;
   agent_ring(*this);
+  return true;
 }
 
 void wait_collective(const context& ctx, MPI_Request& req) {
@@ -494,10 +498,8 @@ session::~session() {
   int sent = 0;
   {
     std::lock_guard<tbbx::detail::pi_lock> g(s.lock);
+    s.send_cancel_locked();
     s.closing = true;
-    if (!s.sent && s.origin.load(std::memory_order_acquire) == s.rank) {
-      s.send_cancel_locked();
-    }
     sent = s.sent ? 1 : 0;
   }
   // Who sent a cancel message: receive each one not received yet.
@@ -547,7 +549,7 @@ void session::cancel(std::exception_ptr cause) noexcept {
   detail::session_state& s = *state_;
   if (s.origin.load(std::memory_order_acquire) == s.rank) {
     std::lock_guard<tbbx::detail::pi_lock> g(s.lock);
-    if (!s.sent && !s.closing) s.send_cancel_locked();
+    s.send_cancel_locked();
   }
 }
 

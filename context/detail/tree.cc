@@ -199,10 +199,8 @@ struct tree::cancel_walk {
       return true;
     }
     const bool on_path = n != c.root;
-    tree_node* const parent = n->work_next_;
-    complete(n);
-    if (n == top) return false;
-    --parent->walk_active_;
+    tree_node* const parent = complete_child(n);
+    if (parent == nullptr) return false;
     if (on_path) {
       c.at = parent;
       return true;
@@ -275,13 +273,20 @@ struct tree::cancel_walk {
   // complete_left completes `n` and the ancestors after it while each was
   // left by its cursor and has no child walked any more.
   void complete_left(tree_node* n) noexcept {
-    while ((n->walk_flags_ & kLeft) != 0 && n->walk_active_ == 0) {
-      tree_node* const parent = n->work_next_;
-      complete(n);
-      if (n == top) return;
-      --parent->walk_active_;
-      n = parent;
+    while (n != nullptr && (n->walk_flags_ & kLeft) != 0 &&
+           n->walk_active_ == 0) {
+      n = complete_child(n);
     }
+  }
+
+  // complete_child completes `n` (nothing of it left to walk) and returns
+  // its walk parent, with one child fewer being walked; null for top.
+  tree_node* complete_child(tree_node* n) noexcept {
+    tree_node* const parent = n->work_next_;  // before complete() reuses it
+    complete(n);
+    if (n == top) return nullptr;
+    --parent->walk_active_;
+    return parent;
   }
 
   // complete unlocks `n`, whose subtree is complete, and wakes its

@@ -356,10 +356,7 @@ class agent {
     bool activity = false;
     if (s.origin.load(std::memory_order_acquire) == s.rank) {
       std::lock_guard<tbbx::detail::pi_lock> g(s.lock);
-      if (!s.sent && !s.closing) {
-        s.send_cancel_locked();
-        activity = true;
-      }
+      if (s.send_cancel_locked()) activity = true;
       // If send_cancel_locked gave up on the sends, drive them until they
       // are out (the receivers were rung before their message was there),
       // then ring again.

@@ -100,8 +100,9 @@ struct session_state {
   std::chrono::steady_clock::time_point ended_at{};  // first seen done
 
   // send_cancel_locked sends the cancel message to every other rank if
-  // this rank is the origin and nothing went out yet. Call with `lock`.
-  void send_cancel_locked();
+  // this rank is the origin, nothing went out yet and the destructor has
+  // not closed the session; returns whether it sent. Call with `lock`.
+  bool send_cancel_locked();
 };
 
 // agent_register / agent_unregister add and remove a session from the
