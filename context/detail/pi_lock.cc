@@ -19,8 +19,6 @@ namespace tbbx::detail {
 
 namespace {
 
-constinit thread_local std::uint32_t cached_tid = 0;
-
 // A brief spin before sleeping: a holder is usually running and needs
 // well under a microsecond.
 constexpr int kSpins = 100;
@@ -37,23 +35,23 @@ void cpu_relax() noexcept {
 // The forking thread keeps its cached id in the child, where it has
 // another one.
 const bool tid_cache_reset_on_fork = [] {
-  pthread_atfork(nullptr, nullptr, [] { cached_tid = 0; });
+  pthread_atfork(nullptr, nullptr, [] { cached_thread_tid = 0; });
   return true;
 }();
 #endif
 
 }  // namespace
 
-std::uint32_t this_thread_tid() noexcept {
-  if (cached_tid == 0) {
+constinit thread_local std::uint32_t cached_thread_tid = 0;
+
+std::uint32_t load_thread_tid() noexcept {
 #if defined(__linux__)
-    cached_tid = static_cast<std::uint32_t>(syscall(SYS_gettid));
+  cached_thread_tid = static_cast<std::uint32_t>(syscall(SYS_gettid));
 #else
-    cached_tid = static_cast<std::uint32_t>(
-        std::hash<std::thread::id>{}(std::this_thread::get_id()) | 1);
+  cached_thread_tid = static_cast<std::uint32_t>(
+      std::hash<std::thread::id>{}(std::this_thread::get_id()) | 1);
 #endif
-  }
-  return cached_tid;
+  return cached_thread_tid;
 }
 
 #if defined(__linux__)

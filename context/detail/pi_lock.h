@@ -30,12 +30,24 @@
 #include <cstdint>
 
 #include "tbbx/context/detail/chaos.h"
+#include "tbbx/context/detail/export.h"
 
 namespace tbbx::detail {
 
-// this_thread_tid is the calling thread's kernel thread id (cached;
-// refreshed in a fork()ed child).
-std::uint32_t this_thread_tid() noexcept;
+// The calling thread's kernel thread id, or 0 until first asked for (and
+// again in a fork()ed child). Defined in the .cc, like thread_role.h's
+// variable, so that a shared build has one copy; constinit, so that reading
+// it is a plain TLS load with no initialization guard.
+TBBX_API extern constinit thread_local std::uint32_t cached_thread_tid;
+// load_thread_tid asks the kernel and caches the answer.
+TBBX_API std::uint32_t load_thread_tid() noexcept;
+
+// this_thread_tid is the calling thread's kernel thread id. Inline: every
+// lock and unlock of a pi_lock reads it.
+inline std::uint32_t this_thread_tid() noexcept {
+  const std::uint32_t tid = cached_thread_tid;
+  return tid != 0 ? tid : load_thread_tid();
+}
 
 class pi_lock {
  public:
