@@ -6,10 +6,12 @@
 #include <functional>
 #include <latch>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
 #include "tbbx/context/algorithms.h"
+#include "tbbx/context/detail/tree.h"
 #include "tbbx/context/tbb_context.h"
 #include "tbbx/patterns/error_group.h"
 #include "test_support.h"
@@ -210,6 +212,84 @@ TEST(NestedGroups, ANestedGroupMayOutliveItsParent) {
   escaped.reset();
   EXPECT_TRUE(copy.done());
   EXPECT_EQ(*copy.value(key), 7);
+}
+
+// live_children counts the groups and contexts linked under a group.
+std::size_t live_children(const error_group& g) {
+  return tbbx::detail::tree::live_children(
+      tbbx::detail::context_access::tree(g.get_context()));
+}
+
+// A nested group whose values come from background() leaves its parent's
+// children list as its wait() ends, in the same hold of its lock that ends
+// it; one that borrows its parent's values node stays linked until it is
+// destroyed, so that the parent's end can hand it a reference. Either way
+// the parent ends up with no children left over.
+TEST(NestedGroups, AWaitedGroupLeavesItsParentAtOnceOrWhenDestroyed) {
+  for (bool valued : {false, true}) {
+    static const tbbx::context_key<int> key("k");
+    context root =
+        valued ? tbbx::with_value(background(), key, 1) : background();
+    error_group parent(root);
+    std::size_t linked_before = 0, linked_after_wait = 0,
+                linked_after_destroy = 0;
+    parent.go([&] {
+      {
+        error_group inner(tbbx::this_task::get_context());
+        inner.go([] {});
+        linked_before = live_children(parent);
+        inner.wait();
+        EXPECT_TRUE(inner.get_context().done());
+        linked_after_wait = live_children(parent);
+      }
+      linked_after_destroy = live_children(parent);
+    });
+    parent.wait();
+    EXPECT_EQ(linked_before, 1u) << "valued=" << valued;
+    EXPECT_EQ(linked_after_wait, valued ? 1u : 0u) << "valued=" << valued;
+    EXPECT_EQ(linked_after_destroy, 0u) << "valued=" << valued;
+  }
+}
+
+// A group that left its parent at wait() no longer depends on it: kept on
+// the heap, it outlives the parent and still answers for its context.
+TEST(NestedGroups, AGroupThatLeftAtWaitOutlivesItsParent) {
+  std::unique_ptr<error_group> escaped;
+  {
+    error_group parent;
+    parent.go([&] {
+      escaped = std::make_unique<error_group>(tbbx::this_task::get_context());
+      escaped->go([] { throw leaf_failed("inner"); });
+      EXPECT_THROW(escaped->wait(), leaf_failed);
+    });
+    parent.wait();  // the inner error stayed inside: the task handled it
+  }
+  ASSERT_TRUE(escaped->get_context().done());
+  EXPECT_THROW(std::rethrow_exception(escaped->get_context().cause()),
+               leaf_failed);
+  context copy = escaped->get_context();  // materialized after the parent
+  EXPECT_TRUE(copy.done());
+  escaped.reset();
+  EXPECT_TRUE(copy.done());
+}
+
+// A group with a live child when its wait() ends (a context derived from
+// it, held on) takes the whole cancel walk before it leaves: the child
+// ends with the group's cause.
+TEST(NestedGroups, AGroupWithALiveChildEndsItBeforeLeaving) {
+  error_group parent;
+  parent.go([&] {
+    error_group inner(tbbx::this_task::get_context());
+    std::optional<tbbx::cancelable_context> derived;
+    inner.go([&](const context& ctx) { derived = tbbx::with_cancel(ctx); });
+    inner.wait();
+    ASSERT_TRUE(derived.has_value());
+    EXPECT_TRUE(derived->ctx.done());
+    EXPECT_THROW(std::rethrow_exception(derived->ctx.cause()),
+                 tbbx::canceled_error);
+    EXPECT_EQ(live_children(parent), 0u);
+  });
+  parent.wait();
 }
 
 // Defect: go() at the limit from an inner group's task, or from a

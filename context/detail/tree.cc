@@ -331,6 +331,16 @@ bool tree::cancel(tree_node* top, errc e, std::exception_ptr cause) noexcept {
     return false;
   }
   mark_locked(top, e, cause);
+  if (top->children_.empty()) {
+    // A leaf, as a group ending at wait() usually is: no walk to set up.
+    const bool waiters = (top->state_.load(std::memory_order_relaxed) &
+                          tree_node::kWaiters) != 0;
+    top->lock_.unlock();
+    if (waiters) futex_wake_all(top->state_);
+    top->leave_tree_parent();
+    top->finish();
+    return true;
+  }
   tree_node* completed = cancel_walk(top, e, cause).run();
 
   // The subtree is complete: leave the parent, then run the finishers
@@ -345,25 +355,59 @@ bool tree::cancel(tree_node* top, errc e, std::exception_ptr cause) noexcept {
   return true;
 }
 
-void tree::leave_parent(tree_node* child, tree_node*& parent_field) noexcept {
-  tree_node* parent;
-  {
-    std::lock_guard lock(child->lock_);
-    parent = std::exchange(parent_field, nullptr);
-    if (parent == nullptr) return;
-    // While the field was set under child's lock, the parent has not
-    // passed us in a cancel, so it is alive. Its lock comes before ours:
-    // only try it. Usually it is free, and unlinking right here saves
-    // pinning the parent, whose counter its other children share.
-    if (parent->lock_.try_lock()) {
-      unlink_locked(parent, child);
-      parent->lock_.unlock();
-      return;
-    }
-    if (!parent->try_pin()) return;
+tree_node* tree::leave_parent_locked(tree_node* child,
+                                     tree_node*& parent_field) noexcept {
+  tree_node* const parent = std::exchange(parent_field, nullptr);
+  if (parent == nullptr) return nullptr;
+  // While the field was set under child's lock, the parent has not
+  // passed us in a cancel, so it is alive. Its lock comes before ours:
+  // only try it. Usually it is free, and unlinking right here saves
+  // pinning the parent, whose counter its other children share.
+  if (parent->lock_.try_lock()) {
+    unlink_locked(parent, child);
+    parent->lock_.unlock();
+    return nullptr;
   }
-  unlink(parent, child);
-  parent->unpin();
+  return parent->try_pin() ? parent : nullptr;
+}
+
+void tree::finish_leaving(tree_node* child, tree_node* pinned_parent) noexcept {
+  if (pinned_parent == nullptr) return;
+  unlink(pinned_parent, child);
+  pinned_parent->unpin();
+}
+
+void tree::leave_parent(tree_node* child, tree_node*& parent_field) noexcept {
+  child->lock_.lock();
+  tree_node* const pinned = leave_parent_locked(child, parent_field);
+  child->lock_.unlock();
+  finish_leaving(child, pinned);
+}
+
+void tree::cancel_and_leave(tree_node* n, tree_node*& parent_field, errc e,
+                            const std::exception_ptr& cause) noexcept {
+  TBBX_CHAOS_POINT();
+  n->lock_.lock();
+  // A done node's subtree is complete (we hold its lock) and has no
+  // children left; a live one with children needs the walk.
+  if (!n->done() && !n->children_.empty()) {
+    n->lock_.unlock();
+    cancel(n, e, cause);
+    leave_parent(n, parent_field);
+    return;
+  }
+  const bool ends = !n->done();
+  if (ends) mark_locked(n, e, cause);
+  tree_node* const pinned = leave_parent_locked(n, parent_field);
+  const bool waiters =
+      (n->state_.load(std::memory_order_relaxed) & tree_node::kWaiters) != 0;
+  n->lock_.unlock();
+  if (waiters) futex_wake_all(n->state_);
+  finish_leaving(n, pinned);
+  if (ends) {
+    n->leave_tree_parent();
+    n->finish();
+  }
 }
 
 bool tree::has_ancestor(tree_node* n, const tree_node* target) noexcept {

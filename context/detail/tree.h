@@ -197,6 +197,13 @@ struct tree {
   // (forget_tree_parent_locked) before it can die.
   static void leave_parent(tree_node* child, tree_node*& parent_field) noexcept;
 
+  // cancel_and_leave is cancel() followed by leave_parent(), with one hold
+  // of `n`'s lock when `n` has no children (a group ending at wait()
+  // usually has none). Only for a node whose tree parent owes it nothing
+  // after it leaves (see the group's values reference).
+  static void cancel_and_leave(tree_node* n, tree_node*& parent_field, errc e,
+                               const std::exception_ptr& cause) noexcept;
+
   // has_ancestor tells whether `target` is `n` or above it in the tree,
   // walking up through parents pinned one at a time. `n` must be alive.
   static bool has_ancestor(tree_node* n, const tree_node* target) noexcept;
@@ -208,6 +215,14 @@ struct tree {
   struct cancel_walk;
 
   static void unlink_locked(tree_node* parent, tree_node* child) noexcept;
+  // leave_parent_locked clears `parent_field` (child's lock held) and
+  // unlinks child if the parent's lock is free; else it returns the
+  // parent pinned, for finish_leaving to unlink once child's lock is
+  // released.
+  static tree_node* leave_parent_locked(tree_node* child,
+                                        tree_node*& parent_field) noexcept;
+  static void finish_leaving(tree_node* child,
+                             tree_node* pinned_parent) noexcept;
   static void mark_locked(tree_node* n, errc e,
                           const std::exception_ptr& cause) noexcept;
 };

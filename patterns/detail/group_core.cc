@@ -27,6 +27,8 @@ group_core::group_core(const context& parent, group_options options)
       sched_(scheduling_context()),
       values_parent_(values_parent_of(parent)),
       owns_values_ref_(!context_access::is_lazy(parent)),
+      leaves_at_end_(owns_values_ref_ ||
+                     values_parent_->own_kind() == node::kind::background),
       limit_(options.limit) {
   tree_node* parent_tree = context_access::tree(parent);
   if (owns_values_ref_) {
@@ -53,7 +55,7 @@ group_core::~group_core() {
     wait_in(arena_, pending_, sched_);
     end_wait();
   }
-  tree::leave_parent(this, tree_parent_);
+  if (!leaves_at_end_) tree::leave_parent(this, tree_parent_);
   // Whoever pinned us (an ancestor's cancel, a leaving child, an ancestry
   // walk) is about to unpin; nothing can pin us any more.
   for (int p = pins_.load(std::memory_order_acquire); p != 0;
@@ -248,7 +250,11 @@ void group_core::end_wait() noexcept {
   if (waited_.load(std::memory_order_relaxed)) return;
   // Go's errgroup cancels the derived context when Wait returns, with the
   // first error as the cause.
-  tree::cancel(this, errc::canceled, first_error_);
+  if (leaves_at_end_) {
+    tree::cancel_and_leave(this, tree_parent_, errc::canceled, first_error_);
+  } else {
+    tree::cancel(this, errc::canceled, first_error_);
+  }
   waited_.store(true, std::memory_order_release);
 }
 

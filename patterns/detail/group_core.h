@@ -143,6 +143,11 @@ class TBBX_API group_core final : public tree_node {
   tree_node* tree_parent_ = nullptr;
   node* values_parent_;
   bool owns_values_ref_;
+  // The group may leave its tree parent as it ends at wait(), rather than
+  // when destroyed, when the parent owes it nothing afterwards: its values
+  // reference is its own, or free (the background root's). A borrowed one
+  // is kept valid by staying linked (forget_tree_parent_locked).
+  const bool leaves_at_end_;
   std::atomic<node*> shadow_{nullptr};  // set once; one reference
   std::atomic<int> pins_{0};
 
