@@ -62,6 +62,13 @@ void tree::adopt(tree_node* parent, tree_node* child) noexcept {
   if (!child->done()) mark_locked(child, parent->err(), parent->cause_);
 }
 
+void tree::unlock_completed(tree_node* n) noexcept {
+  const bool waiters =
+      (n->state_.load(std::memory_order_relaxed) & tree_node::kWaiters) != 0;
+  n->lock_.unlock();
+  if (waiters) futex_wake_all(n->state_);
+}
+
 void tree::mark_locked(tree_node* n, errc e,
                        const std::exception_ptr& cause) noexcept {
   n->err_ = static_cast<std::uint8_t>(e);
@@ -333,10 +340,7 @@ bool tree::cancel(tree_node* top, errc e, std::exception_ptr cause) noexcept {
   mark_locked(top, e, cause);
   if (top->children_.empty()) {
     // A leaf, as a group ending at wait() usually is: no walk to set up.
-    const bool waiters = (top->state_.load(std::memory_order_relaxed) &
-                          tree_node::kWaiters) != 0;
-    top->lock_.unlock();
-    if (waiters) futex_wake_all(top->state_);
+    unlock_completed(top);
     top->leave_tree_parent();
     top->finish();
     return true;
@@ -399,10 +403,7 @@ void tree::cancel_and_leave(tree_node* n, tree_node*& parent_field, errc e,
   const bool ends = !n->done();
   if (ends) mark_locked(n, e, cause);
   tree_node* const pinned = leave_parent_locked(n, parent_field);
-  const bool waiters =
-      (n->state_.load(std::memory_order_relaxed) & tree_node::kWaiters) != 0;
-  n->lock_.unlock();
-  if (waiters) futex_wake_all(n->state_);
+  unlock_completed(n);
   finish_leaving(n, pinned);
   if (ends) {
     n->leave_tree_parent();
