@@ -220,16 +220,31 @@ std::size_t live_children(const error_group& g) {
       tbbx::detail::context_access::tree(g.get_context()));
 }
 
-// A nested group whose values come from background() leaves its parent's
-// children list as its wait() ends, in the same hold of its lock that ends
-// it; one that borrows its parent's values node stays linked until it is
-// destroyed, so that the parent's end can hand it a reference. Either way
-// the parent ends up with no children left over.
+// A nested group whose values come from background() (its root group's
+// context is background() or a chain of with_cancel above it) leaves its
+// parent's children list as its wait() ends, in the same hold of its lock
+// that ends it; one that borrows a node that holds a value or a deadline
+// stays linked until it is destroyed, so that the parent's end can hand it
+// a reference. Either way the parent ends up with no children left over.
 TEST(NestedGroups, AWaitedGroupLeavesItsParentAtOnceOrWhenDestroyed) {
-  for (bool valued : {false, true}) {
-    static const tbbx::context_key<int> key("k");
-    context root =
-        valued ? tbbx::with_value(background(), key, 1) : background();
+  static const tbbx::context_key<int> key("k");
+  enum class root_kind { background, canceled_chain, valued, timed };
+  for (root_kind kind : {root_kind::background, root_kind::canceled_chain,
+                         root_kind::valued, root_kind::timed}) {
+    SCOPED_TRACE(static_cast<int>(kind));
+    std::optional<tbbx::cancelable_context> c1, c2;
+    context root = background();
+    if (kind == root_kind::canceled_chain) {
+      c1 = tbbx::with_cancel(background());
+      c2 = tbbx::with_cancel(c1->ctx);
+      root = c2->ctx;
+    } else if (kind == root_kind::valued) {
+      root = tbbx::with_value(background(), key, 1);
+    } else if (kind == root_kind::timed) {
+      c1 = tbbx::with_timeout(background(), 1h);
+      root = c1->ctx;
+    }
+    const bool stays = kind == root_kind::valued || kind == root_kind::timed;
     error_group parent(root);
     std::size_t linked_before = 0, linked_after_wait = 0,
                 linked_after_destroy = 0;
@@ -245,10 +260,38 @@ TEST(NestedGroups, AWaitedGroupLeavesItsParentAtOnceOrWhenDestroyed) {
       linked_after_destroy = live_children(parent);
     });
     parent.wait();
-    EXPECT_EQ(linked_before, 1u) << "valued=" << valued;
-    EXPECT_EQ(linked_after_wait, valued ? 1u : 0u) << "valued=" << valued;
-    EXPECT_EQ(linked_after_destroy, 0u) << "valued=" << valued;
+    EXPECT_EQ(linked_before, 1u);
+    EXPECT_EQ(linked_after_wait, stays ? 1u : 0u);
+    EXPECT_EQ(linked_after_destroy, 0u);
   }
+}
+
+// A group under with_cancel contexts looks values and the deadline up
+// past them (they hold neither), and finds what a context derived from
+// the same parent finds.
+TEST(NestedGroups, ValuesAndDeadlineSeenThroughCancelContexts) {
+  static const tbbx::context_key<int> key("k");
+  auto timed = tbbx::with_timeout(background(), 1h);
+  context valued = tbbx::with_value(timed.ctx, key, 7);
+  auto c1 = tbbx::with_cancel(valued);
+  auto c2 = tbbx::with_cancel(c1.ctx);
+  error_group root(c2.ctx);
+  ASSERT_TRUE(root.get_context().value(key));
+  EXPECT_EQ(*root.get_context().value(key), 7);
+  EXPECT_EQ(root.get_context().deadline(), timed.ctx.deadline());
+  root.go([&](const context& ctx) {
+    error_group inner(ctx);
+    inner.go([&](const context& inner_ctx) {
+      context copy = inner_ctx;  // a node of its own
+      EXPECT_EQ(*copy.value(key), 7);
+      EXPECT_EQ(copy.deadline(), timed.ctx.deadline());
+      EXPECT_EQ(*inner_ctx.value(key), 7);
+    });
+    inner.wait();
+  });
+  root.wait();
+  c1.cancel();  // the root group's context ended with its wait() already
+  EXPECT_TRUE(root.get_context().done());
 }
 
 // A group that left its parent at wait() no longer depends on it: kept on

@@ -12,9 +12,20 @@ namespace tbbx::detail {
 
 namespace {
 
+// values_anchor is where a group under node `n` looks values and the
+// deadline up: `n`, or the nearest node above it that is not a plain
+// cancel node (which holds no value and inherits its deadline). Under a
+// chain of with_cancel contexts that is background(), which costs a
+// nested group no reference (see leaves_at_end_).
+node* values_anchor(node* n) noexcept {
+  while (n->own_kind() == node::kind::cancel)
+    n = const_cast<node*>(n->parent());
+  return n;
+}
+
 // values_parent_of is the node a group under `parent` looks values up in.
-node* values_parent_of(const context& parent) {
-  if (!context_access::is_lazy(parent)) return context_access::get(parent);
+node* values_parent_of(const context& parent, node* root_parent) {
+  if (root_parent != nullptr) return values_anchor(root_parent);
   return const_cast<node*>(context_access::tree(parent)->values_node());
 }
 
@@ -25,25 +36,24 @@ group_core::group_core(const context& parent, group_options options)
       cancel_on_error_(options.cancel_on_error),
       arena_(options.arena != nullptr ? &options.arena->native() : nullptr),
       sched_(scheduling_context()),
-      values_parent_(values_parent_of(parent)),
-      owns_values_ref_(!context_access::is_lazy(parent)),
-      leaves_at_end_(owns_values_ref_ ||
+      root_parent_(context_access::is_lazy(parent)
+                       ? nullptr
+                       : context_access::get(parent)),
+      values_parent_(values_parent_of(parent, root_parent_)),
+      leaves_at_end_(root_parent_ != nullptr ||
                      values_parent_->own_kind() == node::kind::background),
       limit_(options.limit) {
   tree_node* parent_tree = context_access::tree(parent);
-  if (owns_values_ref_) {
-    values_parent_->ref();
+  if (root_parent_ != nullptr) {
+    root_parent_->ref();  // and so, up its chain, values_parent_
     // A context that can never end has no children list to join.
-    if (!values_parent_->can_end()) return;
+    if (!root_parent_->can_end()) return;
   }
   tree_parent_ = parent_tree;  // not yet visible to other threads
   if (!tree::link(parent_tree, this)) {
     // The parent is done: we end with it, and never rely on it again.
     tree_parent_ = nullptr;
-    if (!owns_values_ref_) {
-      values_parent_->ref();
-      owns_values_ref_ = true;
-    }
+    take_values_ref();
     tree::adopt(parent_tree, this);
   }
 }
@@ -64,6 +74,15 @@ group_core::~group_core() {
   }
   if (node* s = shadow_.load(std::memory_order_acquire)) s->unref();
   if (owns_values_ref_) values_parent_->unref();
+  if (root_parent_ != nullptr) root_parent_->unref();
+}
+
+void group_core::take_values_ref() noexcept {
+  // A root group's values node lives as long as its parent, which it
+  // holds; a nested group's was borrowed from its parent group.
+  if (owns_values_ref_ || root_parent_ != nullptr) return;
+  values_parent_->ref();
+  owns_values_ref_ = true;
 }
 
 void group_core::unpin() noexcept {
@@ -74,10 +93,7 @@ void group_core::forget_tree_parent_locked() noexcept {
   // Our parent is ending, and will not be ours any more: if the values
   // node was borrowed from it, take our own reference now.
   tree_parent_ = nullptr;
-  if (!owns_values_ref_) {
-    values_parent_->ref();
-    owns_values_ref_ = true;
-  }
+  take_values_ref();
 }
 
 node* group_core::materialize() {

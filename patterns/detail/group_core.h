@@ -21,13 +21,17 @@
 // recursive divide and conquer, allocates nothing for cancellation, and a
 // copy made at any time agrees with the group on done(), err() and cause().
 //
-// Lifetimes. A group stays linked under its parent until it is destroyed.
-// A nested group normally dies inside the task of its parent that created
-// it; if it outlives its parent (kept on the heap), the parent's last
-// cancel unlinks it and gives it a reference on the values node it
-// borrowed. `pins_` counts the threads working on a group from outside (a
-// canceling ancestor, a child leaving, an ancestry walk); the destructor
-// waits for them.
+// Lifetimes. A nested group normally dies inside the task of its parent
+// that created it; if it outlives its parent (kept on the heap), the
+// parent's last cancel unlinks it and gives it a reference on the values
+// node it borrowed. So a group that borrows one stays linked under its
+// parent until it is destroyed. One whose values reference is its own (a
+// root group) or free (background()'s) needs nothing from its parent once
+// it has ended: it leaves the parent's list in the same hold of its lock
+// that ends it at wait() (tree::cancel_and_leave), which saves a nested
+// group two lock round trips. `pins_` counts the threads working on a group
+// from outside (a canceling ancestor, a child leaving, an ancestry walk); the
+// destructor waits for them.
 #ifndef TBBX_PATTERNS_DETAIL_GROUP_CORE_H_
 #define TBBX_PATTERNS_DETAIL_GROUP_CORE_H_
 
@@ -124,6 +128,9 @@ class TBBX_API group_core final : public tree_node {
   void leave_tree_parent() noexcept override {}  // only when destroyed
   tree_node* walk_parent_locked() noexcept override { return tree_parent_; }
 
+  // take_values_ref makes values_parent_ safe for the group to outlive
+  // its parent group with; with lock_ held or before publication.
+  void take_values_ref() noexcept;
   void wait_tasks(const char* caller);
   void end_wait() noexcept;  // wait() is over: the group ends (Go's Wait)
   bool try_take_slot(int limit) noexcept;
@@ -136,17 +143,22 @@ class TBBX_API group_core final : public tree_node {
   tbb::task_arena* const arena_;    // null: the caller's current arena
   tbb::task_group_context& sched_;  // scheduling_context(), looked up once
 
+  // A root group's parent context node, which it holds a reference on
+  // (null for a nested group).
+  node* const root_parent_;
   // The tree parent while linked (a node or a group), and the node where
-  // values and the deadline are looked up: owned (a reference) by a root
-  // group and by an orphaned nested group, else borrowed from the parent
-  // group. Guarded by lock_.
+  // values and the deadline are looked up: for a root group, its parent
+  // or the nearest node above that is not a plain cancel node (alive as
+  // long as root_parent_); for a nested group, borrowed from its parent
+  // group, or owned (a reference) once orphaned. Guarded by lock_.
   tree_node* tree_parent_ = nullptr;
   node* values_parent_;
-  bool owns_values_ref_;
+  bool owns_values_ref_ = false;
   // The group may leave its tree parent as it ends at wait(), rather than
-  // when destroyed, when the parent owes it nothing afterwards: its values
-  // reference is its own, or free (the background root's). A borrowed one
-  // is kept valid by staying linked (forget_tree_parent_locked).
+  // when destroyed, when the parent owes it nothing afterwards: it is a
+  // root group, or its values node is background()'s, which needs no
+  // reference. A borrowed one is kept valid by staying linked
+  // (forget_tree_parent_locked).
   const bool leaves_at_end_;
   std::atomic<node*> shadow_{nullptr};  // set once; one reference
   std::atomic<int> pins_{0};
