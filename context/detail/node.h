@@ -258,6 +258,18 @@ inline const void* find_value(const node* n, const void* key) noexcept {
   return nullptr;
 }
 
+// values_anchor returns `n`, or the nearest node above it that is not a
+// plain cancel node (kind::cancel holds no value and inherits its
+// deadline): value() and deadline() looked up from there answer as from
+// `n`. Above a chain of with_cancel contexts it is background(), which
+// needs no reference.
+inline node* values_anchor(node* n) noexcept {
+  while (n->own_kind() == node::kind::cancel) {
+    n = const_cast<node*>(n->parent());
+  }
+  return n;
+}
+
 // cancel_node makes `n` and its subtree done with (e, cause) and returns
 // true, or returns false if `n` was done already; either way the subtree
 // is complete when it returns. A null cause means the default exception

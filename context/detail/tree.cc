@@ -309,8 +309,7 @@ struct tree::cancel_walk {
     const bool released = n != top && !waiters && (flags & kOffered) == 0 &&
                           n->release_early_locked();
     if ((flags & kOffered) != 0) n->walk_flags_ = flags | kCompleted;
-    n->lock_.unlock();
-    if (waiters) futex_wake_all(n->state_);
+    unlock_completed(n);
     if (!released) {
       n->work_next_ = completed;
       completed = n;
@@ -394,13 +393,13 @@ void tree::cancel_and_leave(tree_node* n, tree_node*& parent_field, errc e,
   n->lock_.lock();
   // A done node's subtree is complete (we hold its lock) and has no
   // children left; a live one with children needs the walk.
-  if (!n->done() && !n->children_.empty()) {
+  const bool ends = !n->done();
+  if (ends && !n->children_.empty()) {
     n->lock_.unlock();
     cancel(n, e, cause);
     leave_parent(n, parent_field);
     return;
   }
-  const bool ends = !n->done();
   if (ends) mark_locked(n, e, cause);
   tree_node* const pinned = leave_parent_locked(n, parent_field);
   unlock_completed(n);

@@ -224,7 +224,7 @@ struct tree {
   static void finish_leaving(tree_node* child,
                              tree_node* pinned_parent) noexcept;
   // unlock_completed unlocks `n`, whose subtree is complete, and wakes
-  // its waiters (the cancel walk does the same in its own order).
+  // its waiters.
   static void unlock_completed(tree_node* n) noexcept;
   static void mark_locked(tree_node* n, errc e,
                           const std::exception_ptr& cause) noexcept;

@@ -12,17 +12,6 @@ namespace tbbx::detail {
 
 namespace {
 
-// values_anchor is where a group under node `n` looks values and the
-// deadline up: `n`, or the nearest node above it that is not a plain
-// cancel node (which holds no value and inherits its deadline). Under a
-// chain of with_cancel contexts that is background(), which costs a
-// nested group no reference (see leaves_at_end_).
-node* values_anchor(node* n) noexcept {
-  while (n->own_kind() == node::kind::cancel)
-    n = const_cast<node*>(n->parent());
-  return n;
-}
-
 // values_parent_of is the node a group under `parent` looks values up in.
 node* values_parent_of(const context& parent, node* root_parent) {
   if (root_parent != nullptr) return values_anchor(root_parent);

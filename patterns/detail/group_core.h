@@ -25,12 +25,13 @@
 // that created it; if it outlives its parent (kept on the heap), the
 // parent's last cancel unlinks it and gives it a reference on the values
 // node it borrowed. So a group that borrows one stays linked under its
-// parent until it is destroyed. One whose values reference is its own (a
-// root group) or free (background()'s) needs nothing from its parent once
-// it has ended: it leaves the parent's list in the same hold of its lock
-// that ends it at wait() (tree::cancel_and_leave), which saves a nested
-// group two lock round trips. `pins_` counts the threads working on a group
-// from outside (a canceling ancestor, a child leaving, an ancestry walk); the
+// parent until it is destroyed. A root group (which holds its parent
+// context) and a group whose values node is background()'s (which needs
+// no reference) owe their parent nothing once they have ended: they leave
+// the parent's list in the same hold of their lock that ends them at
+// wait() (tree::cancel_and_leave), which saves a nested group two lock
+// round trips. `pins_` counts the threads working on a group from outside
+// (a canceling ancestor, a child leaving, an ancestry walk); the
 // destructor waits for them.
 #ifndef TBBX_PATTERNS_DETAIL_GROUP_CORE_H_
 #define TBBX_PATTERNS_DETAIL_GROUP_CORE_H_
