@@ -84,14 +84,32 @@ void timer_case(benchmark::internal::Benchmark* b) {
       benchmark::kMillisecond);
 }
 
-// set_per_operation reports the sums of ns per create and per cancel
-// over the iterations as their means.
-void set_per_operation(benchmark::State& state, double create_ns,
-                       double cancel_ns) {
-  const auto runs = static_cast<double>(state.iterations());
-  state.counters["create_ns"] = create_ns / runs;
-  state.counters["cancel_ns"] = cancel_ns / runs;
-}
+// phase_times sums, over the iterations, the ns per operation of the
+// two timed phases every PendingTimeouts case has: create(i) for each of
+// 10^6 entries, then cancel(i) in the case's order.
+struct phase_times {
+  double create_ns = 0;
+  double cancel_ns = 0;
+
+  template <class Create, class Cancel>
+  void run(const std::vector<std::size_t>& order, Create create,
+           Cancel cancel) {
+    const auto t0 = Clock::now();
+    for (std::size_t i = 0; i < kMillion; ++i) create(i);
+    const auto t1 = Clock::now();
+    for (std::size_t i : order) cancel(i);
+    const auto t2 = Clock::now();
+    create_ns += ns_per(t1 - t0, kMillion);
+    cancel_ns += ns_per(t2 - t1, kMillion);
+  }
+
+  // report sets the counters to the means over the iterations.
+  void report(benchmark::State& state) const {
+    const auto runs = static_cast<double>(state.iterations());
+    state.counters["create_ns"] = create_ns / runs;
+    state.counters["cancel_ns"] = cancel_ns / runs;
+  }
+};
 
 // cancel_order is 0 for oldest-first, 1 for random.
 std::vector<std::size_t> cancel_order(std::size_t n, bool random) {
@@ -106,27 +124,24 @@ void BM_PendingTimeouts_Tbbx(benchmark::State& state) {
   const bool random = state.range(0) != 0;
   const auto order = cancel_order(kMillion, random);
   std::mt19937_64 rng(3);
-  double create_ns = 0, cancel_ns = 0;
+  phase_times times;
   for (auto _ : state) {
     std::vector<tbbx::cancelable_context> timeouts;
     timeouts.reserve(kMillion);
-    auto t0 = Clock::now();
-    for (std::size_t i = 0; i < kMillion; ++i) {
-      // Spread over an hour: every level of the timer queue is used.
-      timeouts.push_back(
-          tbbx::with_timeout(tbbx::background(),
-                             std::chrono::microseconds(rng() % 3'600'000'000)));
-    }
-    auto t1 = Clock::now();
-    for (std::size_t i : order) timeouts[i].cancel();
-    auto t2 = Clock::now();
-    create_ns += ns_per(t1 - t0, kMillion);
-    cancel_ns += ns_per(t2 - t1, kMillion);
+    times.run(
+        order,
+        [&](std::size_t) {
+          // Spread over an hour: every level of the timer queue is used.
+          timeouts.push_back(tbbx::with_timeout(
+              tbbx::background(),
+              std::chrono::microseconds(rng() % 3'600'000'000)));
+        },
+        [&](std::size_t i) { timeouts[i].cancel(); });
     state.PauseTiming();
     timeouts.clear();
     state.ResumeTiming();
   }
-  set_per_operation(state, create_ns, cancel_ns);
+  times.report(state);
 }
 BENCHMARK(BM_PendingTimeouts_Tbbx)->Apply(timer_case);
 
@@ -135,25 +150,22 @@ void BM_PendingTimeouts_StdSet(benchmark::State& state) {
   const bool random = state.range(0) != 0;
   const auto order = cancel_order(kMillion, random);
   std::mt19937_64 rng(3);
-  double create_ns = 0, cancel_ns = 0;
+  phase_times times;
   using entry = std::pair<Clock::time_point, std::size_t>;
   for (auto _ : state) {
     std::set<entry> queue;
     std::vector<std::set<entry>::iterator> handles;
     handles.reserve(kMillion);
-    auto t0 = Clock::now();
-    for (std::size_t i = 0; i < kMillion; ++i) {
-      const auto due =
-          Clock::now() + std::chrono::microseconds(rng() % 3'600'000'000);
-      handles.push_back(queue.emplace(due, i).first);
-    }
-    auto t1 = Clock::now();
-    for (std::size_t i : order) queue.erase(handles[i]);
-    auto t2 = Clock::now();
-    create_ns += ns_per(t1 - t0, kMillion);
-    cancel_ns += ns_per(t2 - t1, kMillion);
+    times.run(
+        order,
+        [&](std::size_t i) {
+          const auto due =
+              Clock::now() + std::chrono::microseconds(rng() % 3'600'000'000);
+          handles.push_back(queue.emplace(due, i).first);
+        },
+        [&](std::size_t i) { queue.erase(handles[i]); });
   }
-  set_per_operation(state, create_ns, cancel_ns);
+  times.report(state);
 }
 BENCHMARK(BM_PendingTimeouts_StdSet)->Apply(timer_case);
 
@@ -168,25 +180,22 @@ void BM_PendingTimeouts_MemoryFloor(benchmark::State& state) {
   const bool random = state.range(0) != 0;
   const auto order = cancel_order(kMillion, random);
   constexpr std::size_t kNodeBytes = 160;  // sizeof(deadline_node) asks
-  double create_ns = 0, cancel_ns = 0;
+  phase_times times;
   for (auto _ : state) {
     std::vector<char*> blocks;
     blocks.reserve(kMillion);
-    auto t0 = Clock::now();
-    for (std::size_t i = 0; i < kMillion; ++i) {
-      blocks.push_back(static_cast<char*>(::operator new(kNodeBytes)));
-      benchmark::DoNotOptimize(*blocks.back() = 1);
-    }
-    auto t1 = Clock::now();
-    for (std::size_t i : order) {
-      benchmark::DoNotOptimize(*blocks[i] = 2);
-      ::operator delete(blocks[i]);
-    }
-    auto t2 = Clock::now();
-    create_ns += ns_per(t1 - t0, kMillion);
-    cancel_ns += ns_per(t2 - t1, kMillion);
+    times.run(
+        order,
+        [&](std::size_t) {
+          blocks.push_back(static_cast<char*>(::operator new(kNodeBytes)));
+          benchmark::DoNotOptimize(*blocks.back() = 1);
+        },
+        [&](std::size_t i) {
+          benchmark::DoNotOptimize(*blocks[i] = 2);
+          ::operator delete(blocks[i]);
+        });
   }
-  set_per_operation(state, create_ns, cancel_ns);
+  times.report(state);
 }
 BENCHMARK(BM_PendingTimeouts_MemoryFloor)->Apply(timer_case);
 
